@@ -1,0 +1,121 @@
+"""The `mes` command line: one module per noun, one error funnel, one exit-code table.
+
+Each module in MODULES has `register(app)`. Command bodies parse, call one service and
+render; heavy libraries are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Annotated
+
+import typer
+
+from mes import __version__
+from mes.errors import ExitCode, MesError
+
+HELP = """mes: manufacturing execution for medical-device plants.
+
+Examples:
+
+  mes init --site-name "Usine Casablanca" --country MA --manufacturer "OxiMaroc SA" --address "Casablanca"
+
+  mes login fatima --station PNP-1
+
+  mes lot create PCBA-OXI-100 --qty 50
+
+  mes step complete PB-000001 --op 40 --station REFLOW-1 --data peak_temp_c=243 --data tal_s=62
+
+  mes trace back SN-000123;  mes audit verify
+
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 refused by a rule,
+5 invalid input, 6 not authorised, 7 integrity failure.
+"""
+
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False, rich_markup_mode=None)
+
+_ACTIVE: list = []  # contexts to close when the command ends
+
+MODULES = (
+    "workspace", "user", "station", "routing", "lot", "step", "material", "audit",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"mes {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option(
+        "--db", envvar="MES_DB", help="database file or postgresql:// URL "
+        "(default: mes.db in the workspace)")] = None,
+    user: Annotated[str | None, typer.Option(
+        "--user", help="act as this user (scripts); default: the station session")] = None,
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="read passwords from standard input, one per line")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version")] = False,
+) -> None:
+    from mes.cli.common import STDIN, ask_password
+    from mes.services.context import Context, default_db, workspace_from_env
+
+    workspace = workspace_from_env()
+    STDIN.enabled = password_stdin
+    ctx.obj = Context(workspace=workspace, db=db or default_db(workspace), user=user,
+                      password_source=ask_password)
+    _ACTIVE.append(ctx.obj)
+    if user and password_stdin:
+        ctx.obj.password(f"password for {user}: ")  # the acting user's comes first on stdin
+
+
+for _name in MODULES:
+    importlib.import_module(f"mes.cli.{_name}").register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the command and turn every failure into one line and an exit code."""
+    import click
+
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    command = typer.main.get_command(app)
+    code = 0
+    try:
+        command.main(args=args, prog_name="mes", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = ExitCode.USAGE
+    except click.exceptions.Abort:
+        sys.stderr.write("mes: aborted\n")
+        code = ExitCode.INTERNAL
+    except MesError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"mes: {exc}\n")
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("mes: interrupted\n")
+        code = 130
+    except Exception as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"mes: internal error: {type(exc).__name__}: {exc} "
+                         "(run again with --debug for the traceback and report it)\n")
+        code = ExitCode.INTERNAL
+    finally:
+        while _ACTIVE:
+            _ACTIVE.pop().close()
+    sys.stdout.flush()
+    return int(code)
+
+
+__all__ = ["app", "main"]

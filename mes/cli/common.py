@@ -1,0 +1,153 @@
+"""Shared CLI plumbing: the service context, passwords, and output (json/csv/table/plain).
+
+rich is imported only when a table is drawn, so operator commands stay fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from mes.errors import InvalidInput, NotAuthorised
+from mes.services.context import Context
+
+
+class StdinLines:
+    """Passwords from standard input, one per line, in the order they are asked for."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+
+    def read(self, what: str) -> str:
+        line = sys.stdin.readline()
+        if not line:
+            raise NotAuthorised(f"--password-stdin: no line on standard input for {what}")
+        return line.rstrip("\r\n")
+
+
+STDIN = StdinLines()
+
+
+def ask_password(prompt: str) -> str:
+    if STDIN.enabled:
+        return STDIN.read(prompt.rstrip(": "))
+    if not sys.stdin.isatty():
+        raise NotAuthorised("a password is needed and this is not a terminal: "
+                            "pass --password-stdin")
+    import getpass
+
+    return getpass.getpass(prompt)
+
+
+def context(tctx: typer.Context) -> Context:
+    root = tctx.find_root()
+    obj = root.obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+def new_password(what: str, from_stdin: bool) -> str:
+    """A password being set (new user, first admin): typed twice on a terminal."""
+    if from_stdin or STDIN.enabled:
+        STDIN.enabled = True
+        return STDIN.read(what)
+    if not sys.stdin.isatty():
+        raise InvalidInput(f"{what}: not a terminal, pass --password-stdin")
+    import getpass
+
+    first = getpass.getpass(f"{what}: ")
+    if getpass.getpass("again: ") != first:
+        raise InvalidInput("the two passwords differ: try again")
+    return first
+
+
+def parse_date(value: str | None, what: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{what} {value!r} is not a date: use YYYY-MM-DD", field=what) from None
+
+
+def parse_pairs(pairs: Sequence[str], what: str = "--data") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"{what} {pair!r}: write NAME=VALUE", field=what)
+        out[key.strip()] = value.strip()
+    return out
+
+
+# -- output ---------------------------------------------------------------------------------
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def emit_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
+    writer = csv.writer(sys.stdout)
+    writer.writerow(columns)
+    for r in rows:
+        writer.writerow([_cell(r.get(c)) for c in columns])
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, dict | list):
+        return json.dumps(v, ensure_ascii=False, sort_keys=True)
+    return str(v)
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None
+          ) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, header_style="bold")
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*[_cell(r.get(c)) for c in columns])
+    Console().print(t)
+    if not rows:
+        note("(none)")
+
+
+def listing(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: bool,
+            as_csv: bool, title: str | None = None) -> None:
+    if as_json:
+        emit_json(list(rows))
+    elif as_csv:
+        emit_csv(rows, columns)
+    else:
+        table(rows, columns, title)
+
+
+def show(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
+    emit_json(data) if as_json else human(data)
+
+
+def say(message: str) -> None:
+    sys.stdout.write(message + "\n")
+
+
+def note(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+def existing_file(path: Path) -> Path:
+    if not path.exists():
+        from mes.errors import NotFound
+
+        raise NotFound(f"{path}: no such file")
+    return path

@@ -1,0 +1,111 @@
+"""mes material receive|release|reject|show|list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mes.cli.common import context, listing, parse_date, say, show
+
+material_app = typer.Typer(help="Incoming material lots (reels, resin, screws…).",
+                           no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(material_app, name="material")
+
+
+@material_app.command("receive")
+def receive(
+    tctx: typer.Context,
+    part: Annotated[str | None, typer.Argument(help="part number")] = None,
+    part_opt: Annotated[str | None, typer.Option("--part", help="part number (with --scan)")]
+    = None,
+    qty: Annotated[float, typer.Option(help="quantity received")] = 0.0,
+    supplier_lot: Annotated[str | None, typer.Option()] = None,
+    id_: Annotated[str | None, typer.Option("--id", help="our id (default: next R-nnnnnn)")]
+    = None,
+    supplier: Annotated[str | None, typer.Option()] = None,
+    mpn: Annotated[str | None, typer.Option()] = None,
+    date_code: Annotated[str | None, typer.Option()] = None,
+    expiry: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    origin: Annotated[str | None, typer.Option(help="ISO 3166 alpha-2 country of origin")]
+    = None,
+    unit_cost: Annotated[float | None, typer.Option()] = None,
+    cert: Annotated[str | None, typer.Option(help="CoC / CoA reference")] = None,
+    scan: Annotated[str | None, typer.Option(help="a GS1 element string as scanned")] = None,
+) -> None:
+    """Receive a material lot (quarantined until quality releases it)."""
+    from mes.errors import InvalidInput
+    from mes.services.materials import Receipt, receipt_from_scan, receive
+
+    number = part or part_opt
+    if not number:
+        raise InvalidInput("which part? give the part number (or --part with --scan)")
+    if scan:
+        r = receipt_from_scan(scan, number, qty)
+        r.supplier_lot = supplier_lot or r.supplier_lot
+        r.material_id = id_ or r.material_id
+        r.expiry = parse_date(expiry, "--expiry") or r.expiry
+    else:
+        r = Receipt(part=number, qty=qty, supplier_lot=supplier_lot, material_id=id_,
+                    expiry=parse_date(expiry, "--expiry"))
+    r.supplier, r.mpn, r.date_code = supplier, mpn, date_code
+    r.origin = origin.upper() if origin else None
+    r.unit_cost, r.cert = unit_cost, cert
+    row = receive(context(tctx), r)
+    say(f"OK {row['id']} {row['part']} × {row['qty_received']:g} received: {row['status']}")
+
+
+@material_app.command("release")
+def release(tctx: typer.Context, material: str) -> None:
+    """Release a quarantined lot after incoming inspection (quality; signed)."""
+    from mes.services.materials import release as do_release
+
+    row = do_release(context(tctx), material)
+    say(f"{row['id']} released")
+
+
+@material_app.command("reject")
+def reject(tctx: typer.Context, material: str,
+           reason: Annotated[str, typer.Option()]) -> None:
+    """Reject a quarantined lot (quality; signed)."""
+    from mes.services.materials import reject as do_reject
+
+    row = do_reject(context(tctx), material, reason)
+    say(f"{row['id']} rejected: {reason}")
+
+
+@material_app.command("show")
+def show_(tctx: typer.Context, material: str,
+          json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show a material lot and where it was consumed."""
+    from mes.services.materials import show as get
+
+    def human(m: dict) -> None:
+        say(f"{m['id']} {m['part']} {m['status']}{' ON HOLD' if m['on_hold'] else ''}: "
+            f"{m['remaining']:g} of {m['qty_received']:g} left")
+        for k in ("supplier", "supplier_lot", "mpn", "date_code", "expiry", "origin",
+                  "unit_cost", "cert", "gtin", "received_at", "received_by"):
+            if m.get(k) is not None:
+                say(f"  {k}: {m[k]}")
+        say(f"  consumed into {len(m['consumed'])} items")
+        for s in m["signatures"]:
+            say(f"  signed: {s['full_name']} — {s['meaning']} — {s['local_time']}")
+    show(get(context(tctx), material), json_, human)
+
+
+@material_app.command("list")
+def list_(tctx: typer.Context,
+          part: Annotated[str | None, typer.Option()] = None,
+          status: Annotated[str | None, typer.Option(
+              help="quarantine | released | rejected")] = None,
+          json_: Annotated[bool, typer.Option("--json")] = False,
+          csv_: Annotated[bool, typer.Option("--csv")] = False) -> None:
+    """List material lots."""
+    from mes.services.materials import list_materials
+
+    listing(list_materials(context(tctx), part, status),
+            ["id", "part", "status", "on_hold", "remaining", "qty_received", "supplier_lot",
+             "expiry", "origin", "unit_cost"], as_json=json_, as_csv=csv_)

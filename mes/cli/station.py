@@ -1,0 +1,88 @@
+"""mes station add|update|list|show|load|loads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mes.cli.common import context, listing, parse_date, say, show
+
+station_app = typer.Typer(help="Stations, their calibration and what is loaded on them.",
+                          no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(station_app, name="station")
+
+
+@station_app.command("add")
+def add(
+    tctx: typer.Context,
+    station_id: str,
+    type_: Annotated[str, typer.Option("--type", help="station type, e.g. smt-pnp")],
+    site: Annotated[str | None, typer.Option(help="site id (default: the workspace site)")]
+    = None,
+    calibration_due: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+) -> None:
+    """Register a station (technician/admin)."""
+    from mes.services.stations import add_station
+
+    row = add_station(context(tctx), station_id.upper(), type_, site,
+                      parse_date(calibration_due, "--calibration-due"))
+    say(f"station {row['id']} ({row['type']}) registered")
+
+
+@station_app.command("update")
+def update(
+    tctx: typer.Context,
+    station_id: str,
+    calibration_due: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
+) -> None:
+    """Change a station's calibration date or activity."""
+    from mes.services.stations import update_station
+
+    row = update_station(context(tctx), station_id.upper(),
+                         calibration_due=parse_date(calibration_due, "--calibration-due"),
+                         active=active)
+    say(f"station {row['id']}: calibration due {row['calibration_due']}, "
+        f"{'active' if row['active'] else 'inactive'}")
+
+
+@station_app.command("list")
+def list_(tctx: typer.Context,
+          json_: Annotated[bool, typer.Option("--json")] = False,
+          csv_: Annotated[bool, typer.Option("--csv")] = False) -> None:
+    """List stations."""
+    from mes.services.stations import list_stations
+
+    listing(list_stations(context(tctx)),
+            ["id", "type", "site_id", "calibration_due", "active"], as_json=json_, as_csv=csv_)
+
+
+@station_app.command("show")
+def show_(tctx: typer.Context, station_id: str,
+          json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show a station and the material loaded on it."""
+    from mes.services.materials import loads
+    from mes.services.stations import get_station
+
+    ctx = context(tctx)
+    data = get_station(ctx, station_id.upper())
+    data["loaded"] = loads(ctx, data["id"])
+    show(data, json_, lambda d: [say(f"{k}: {v}") for k, v in d.items()])
+
+
+@station_app.command("load")
+def load(
+    tctx: typer.Context,
+    station_id: str,
+    material: str,
+    slot: Annotated[str, typer.Option(help="feeder / slot / hopper position")],
+) -> None:
+    """Load a released material lot (reel, resin bag) on a station slot."""
+    from mes.services.materials import load_on_station
+
+    out = load_on_station(context(tctx), station_id.upper(), material, slot)
+    say(f"OK {out['material']} ({out['part']}) loaded on {out['station']} slot {out['slot']}")

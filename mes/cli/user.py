@@ -1,0 +1,70 @@
+"""mes user add|qualify|unlock|list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mes.cli.common import context, listing, new_password, parse_date, say
+
+user_app = typer.Typer(help="Users, roles and qualifications.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def add(
+    tctx: typer.Context,
+    username: str,
+    role: Annotated[str, typer.Option(help="operator | technician | quality | admin")],
+    name: Annotated[str, typer.Option(help="printed full name (shown on signatures)")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+) -> None:
+    """Add a user (admin). User names are never reused."""
+    from mes.services.auth import add_user, current_actor
+
+    ctx = context(tctx)
+    current_actor(ctx)  # the admin authenticates before the new password is read
+    password = new_password(f"password for {username}", password_stdin)
+    add_user(ctx, username, name, role, password)
+    say(f"user {username} added ({role})")
+
+
+@user_app.command("qualify")
+def qualify(
+    tctx: typer.Context,
+    username: str,
+    station_type: str,
+    until: Annotated[str, typer.Option(help="valid until YYYY-MM-DD")],
+) -> None:
+    """Qualify a user for a station type until a date."""
+    from mes.services.auth import qualify as do_qualify
+
+    valid = parse_date(until, "--until")
+    assert valid is not None
+    do_qualify(context(tctx), username, station_type, valid)
+    say(f"{username} qualified for {station_type} until {valid}")
+
+
+@user_app.command("unlock")
+def unlock(tctx: typer.Context, username: str) -> None:
+    """Unlock an account locked after failed passwords (admin)."""
+    from mes.services.auth import unlock as do_unlock
+
+    do_unlock(context(tctx), username)
+    say(f"{username} unlocked")
+
+
+@user_app.command("list")
+def list_(tctx: typer.Context,
+          json_: Annotated[bool, typer.Option("--json")] = False,
+          csv_: Annotated[bool, typer.Option("--csv")] = False) -> None:
+    """List users with their roles and qualifications."""
+    from mes.services.auth import list_users
+
+    listing(list_users(context(tctx)),
+            ["username", "full_name", "role", "active", "locked", "qualifications"],
+            as_json=json_, as_csv=csv_)

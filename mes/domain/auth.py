@@ -1,0 +1,68 @@
+"""Roles, the permission table, and password hashing (DESIGN §5, Part 11 11.10(g))."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+ROLES = ("operator", "technician", "quality", "admin")
+MAX_FAILED_LOGINS = 5
+SESSION_HOURS = 8
+
+# action -> roles allowed. The README prints this table; tests walk it.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "user.add": frozenset({"admin"}),
+    "user.qualify": frozenset({"admin", "quality"}),
+    "user.unlock": frozenset({"admin"}),
+    "user.deactivate": frozenset({"admin"}),
+    "station.add": frozenset({"admin", "technician"}),
+    "station.update": frozenset({"admin", "technician"}),
+    "routing.load": frozenset({"technician", "quality", "admin"}),
+    "routing.approve": frozenset({"quality"}),
+    "lot.create": frozenset({"operator", "technician", "quality"}),
+    "lot.hold": frozenset({"quality"}),
+    "lot.unhold": frozenset({"quality"}),
+    "lot.release": frozenset({"quality"}),
+    "step.record": frozenset({"operator", "technician"}),
+    "material.receive": frozenset({"operator", "technician", "quality"}),
+    "material.release": frozenset({"quality"}),
+    "material.reject": frozenset({"quality"}),
+    "material.hold": frozenset({"quality"}),
+    "firmware.register": frozenset({"technician"}),
+    "firmware.approve": frozenset({"quality"}),
+    "ncr.open": frozenset({"operator", "technician", "quality"}),
+    "ncr.disposition": frozenset({"quality"}),
+    "ncr.close": frozenset({"quality"}),
+    "ship": frozenset({"quality", "technician"}),
+    "label.print": frozenset({"operator", "technician", "quality"}),
+    "recall": frozenset({"quality"}),
+    "import.machine": frozenset({"operator", "technician"}),
+    "config.set": frozenset({"admin"}),
+    "backup": frozenset({"admin", "quality"}),
+}
+
+# Recording a step needs a valid qualification for the station type as well.
+QUALIFIED_ACTIONS = frozenset({"step.record"})
+
+
+def allowed(role: str, action: str) -> bool:
+    return role in PERMISSIONS.get(action, frozenset())
+
+
+def hash_password(password: str, salt: bytes | None = None) -> tuple[str, str]:
+    """scrypt with a per-user salt; returns (salt_hex, hash_hex)."""
+    salt = salt or os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return salt.hex(), digest.hex()
+
+
+def check_password(password: str, salt_hex: str, hash_hex: str) -> bool:
+    _, digest = hash_password(password, bytes.fromhex(salt_hex))
+    return hmac.compare_digest(digest, hash_hex)
+
+
+def password_problem(password: str) -> str | None:
+    if len(password) < 8:
+        return "a password needs at least 8 characters"
+    return None

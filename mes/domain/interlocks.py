@@ -1,0 +1,149 @@
+"""Step interlocks (Part 11 11.10(f)-(h)): pure rules, each raising with what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from mes.domain.model import DataSpec, Operation, Routing
+from mes.errors import InvalidInput, NotAuthorised, NotFound, Refused
+
+CLOSED_STATUSES = {"scrapped": "scrapped", "completed": "completed", "released": "released",
+                   "shipped": "shipped", "consumed": "consumed into another unit"}
+
+
+def check_station(station: Mapping[str, Any] | None, station_id: str, op: Operation,
+                  today: date) -> None:
+    if station is None:
+        raise NotFound(f"station {station_id} is not registered: ask a technician to add it")
+    if not station["active"]:
+        raise Refused(f"station {station_id} is inactive: use an active {op.station_type} station")
+    if station["type"] != op.station_type:
+        raise Refused(f"op {op.op} ({op.name}) runs on a {op.station_type} station, "
+                      f"{station_id} is a {station['type']}: go to a {op.station_type} station")
+    due = station.get("calibration_due")
+    if due and date.fromisoformat(due) < today:
+        raise Refused(f"station {station_id} calibration expired on {due}: "
+                      "ask a technician to calibrate it")
+
+
+def check_qualified(username: str, station_type: str, valid_until: Iterable[str],
+                    today: date) -> None:
+    dates = sorted(valid_until)
+    if not dates:
+        raise NotAuthorised(f"{username} is not qualified for {station_type} stations: "
+                            "ask quality for a qualification")
+    if date.fromisoformat(dates[-1]) < today:
+        raise NotAuthorised(f"{username}'s qualification for {station_type} expired on "
+                            f"{dates[-1]}: ask quality to requalify")
+
+
+def check_workable(kind: str, item_id: str, status: str, on_hold: bool,
+                   hold_reason: str | None) -> None:
+    """A lot or unit must be in process and not on hold to take a step."""
+    if on_hold:
+        why = f" ({hold_reason})" if hold_reason else ""
+        raise Refused(f"{kind} {item_id} is on hold{why}: ask quality")
+    if status in CLOSED_STATUSES:
+        raise Refused(f"{kind} {item_id} is {CLOSED_STATUSES[status]}: no more steps can be "
+                      "recorded on it")
+
+
+def check_order(routing: Routing, op: Operation, passed: set[int], item_id: str) -> None:
+    missing = [o for o in routing.required_before(op.op) if o.op not in passed]
+    if missing:
+        first = missing[0]
+        raise Refused(f"{item_id}: op {first.op} ({first.name}) has not passed yet: "
+                      f"do op {first.op} before op {op.op}")
+    if op.op in passed:
+        raise Refused(f"{item_id}: op {op.op} ({op.name}) has already passed: "
+                      "scan the next operation")
+
+
+@dataclass(frozen=True)
+class DataCheck:
+    values: dict[str, Any]
+    out_of_limits: list[str]
+
+
+def parse_value(spec: DataSpec, raw: str) -> Any:
+    try:
+        if spec.type == "float":
+            value: Any = float(raw)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError
+            return value
+        if spec.type == "int":
+            return int(raw)
+        if spec.type == "bool":
+            lowered = raw.strip().lower()
+            if lowered not in {"true", "false", "1", "0", "yes", "no", "pass", "fail"}:
+                raise ValueError
+            return lowered in {"true", "1", "yes", "pass"}
+    except ValueError:
+        raise InvalidInput(f"{spec.name}={raw!r} is not a {spec.type}: re-enter it as a "
+                           f"{spec.type}", field=spec.name) from None
+    return raw
+
+
+def check_data(op: Operation, raw: Mapping[str, str]) -> DataCheck:
+    """Parse captured data by its spec; unknown or missing data is refused before any write."""
+    unknown = sorted(set(raw) - {d.name for d in op.data})
+    if unknown:
+        known = ", ".join(d.name for d in op.data) or "none"
+        raise InvalidInput(f"op {op.op} does not capture {unknown[0]}: it captures {known}",
+                           field=unknown[0])
+    values: dict[str, Any] = {}
+    out: list[str] = []
+    for spec in op.data:
+        if spec.name not in raw:
+            if spec.required:
+                raise InvalidInput(f"op {op.op} ({op.name}) needs {spec.name}"
+                                   f"{' in ' + spec.unit if spec.unit else ''}: add "
+                                   f"--data {spec.name}=VALUE", field=spec.name)
+            continue
+        value = parse_value(spec, raw[spec.name])
+        values[spec.name] = value
+        problem = limit_problem(spec, value)
+        if problem:
+            out.append(problem)
+    return DataCheck(values, out)
+
+
+def limit_problem(spec: DataSpec, value: Any) -> str | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    unit = f" {spec.unit}" if spec.unit else ""
+    if spec.min is not None and value < spec.min:
+        return f"{spec.name}={value}{unit} below min {spec.min}{unit}"
+    if spec.max is not None and value > spec.max:
+        return f"{spec.name}={value}{unit} above max {spec.max}{unit}"
+    return None
+
+
+def check_result(op: Operation, result: str | None) -> str | None:
+    if result is not None and result not in ("pass", "fail"):
+        raise InvalidInput(f"--result must be pass or fail, not {result!r}", field="result")
+    if op.result_required and result is None:
+        raise InvalidInput(f"op {op.op} ({op.name}) needs a result: add --result pass|fail",
+                           field="result")
+    return result
+
+
+def check_material_usable(material: Mapping[str, Any], op: Operation, today: date) -> None:
+    mid = material["id"]
+    if material["part"] not in {b.part for b in op.consumes}:
+        allowed = ", ".join(b.part for b in op.consumes) or "nothing"
+        raise Refused(f"{mid} is {material['part']}, op {op.op} ({op.name}) consumes "
+                      f"{allowed}: scan the right material")
+    if material["on_hold"]:
+        raise Refused(f"material {mid} is on hold: ask quality")
+    if material["status"] != "released":
+        raise Refused(f"material {mid} is {material['status']}, not released: "
+                      "ask quality to release it after incoming inspection")
+    expiry = material.get("expiry")
+    if expiry and date.fromisoformat(expiry) < today:
+        raise Refused(f"material {mid} expired on {expiry}: remove it from the line and "
+                      "tell quality")

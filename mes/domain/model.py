@@ -1,0 +1,136 @@
+"""The routing and part model: plain data, built from YAML by mes.ingest.routing_yaml.
+
+These dataclasses are the contract between the YAML files people write, the store
+(which keeps them as JSON) and the rules that execute steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+PartKind = Literal["component", "subassembly", "device", "firmware"]
+DataType = Literal["float", "int", "str", "bool"]
+# What an operation does; labeling, packing and kitting never confer origin (DESIGN §8).
+Activity = Literal[
+    "smt", "inspection", "test", "reflow", "flashing", "drying", "molding",
+    "assembly", "labeling", "packing", "kitting", "other",
+]
+NON_CONFERRING_ACTIVITIES = frozenset({"labeling", "packing", "kitting"})
+
+
+@dataclass(frozen=True)
+class Part:
+    number: str
+    name: str
+    kind: PartKind
+    unit: str = "ea"
+    ref: str | None = None  # catalogue number printed as REF on labels
+    gtin: str | None = None  # GTIN-14, devices only
+    serialized: bool = False
+    serial_prefix: str = "SN-"
+    shelf_life_days: int | None = None
+    unit_cost: float | None = None  # purchased parts; currency in workspace config
+    origin: str | None = None  # ISO 3166 alpha-2, purchased parts
+    incoming_inspection: bool = True  # False: material lots are released on receipt
+    description: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    name: str
+    type: DataType = "float"
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    required: bool = True
+    euromap: str | None = None  # EUROMAP 63 column that feeds this parameter (molding)
+
+
+@dataclass(frozen=True)
+class BomLine:
+    part: str
+    qty: float  # per unit made (per lot unit for non-serialized lots)
+    by_serial: bool = False  # consumes a unit of a serialized subassembly by its serial
+
+
+@dataclass(frozen=True)
+class FlashSpec:
+    part: str  # firmware part number, e.g. FW-OXI
+    versions: tuple[str, ...] = ()  # allowed versions; empty = any approved
+
+
+@dataclass(frozen=True)
+class MoldingSpec:
+    cavities: int = 1
+    hold_reject_rate_pct: float = 2.0  # above this reject rate the lot goes on hold
+    mold: str | None = None
+
+
+@dataclass(frozen=True)
+class Operation:
+    op: int
+    name: str
+    station_type: str
+    activity: Activity = "other"
+    consumes: tuple[BomLine, ...] = ()
+    data: tuple[DataSpec, ...] = ()
+    result_required: bool = True
+    optional: bool = False
+    serialize: bool = False
+    label: bool = False
+    origin_conferring: bool = False
+    conversion_cost: float = 0.0  # per unit; counts as local value when done in MA
+    flash: FlashSpec | None = None
+    molding: MoldingSpec | None = None
+
+    def data_spec(self, name: str) -> DataSpec | None:
+        return next((d for d in self.data if d.name == name), None)
+
+
+@dataclass(frozen=True)
+class Routing:
+    part: str
+    operations: tuple[Operation, ...]
+    description: str = ""
+    version: int = 0  # assigned by the store when loaded
+
+    def operation(self, op: int) -> Operation | None:
+        return next((o for o in self.operations if o.op == op), None)
+
+    def required_before(self, op: int) -> list[Operation]:
+        """Operations that must have passed before `op` may run."""
+        return [o for o in self.operations if o.op < op and not o.optional]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def routing_from_dict(d: dict[str, Any]) -> Routing:
+    """Rebuild a Routing from its JSON form (as stored); trusted input."""
+    ops = []
+    for o in d["operations"]:
+        ops.append(
+            Operation(
+                op=o["op"], name=o["name"], station_type=o["station_type"],
+                activity=o.get("activity", "other"),
+                consumes=tuple(BomLine(**b) for b in o.get("consumes", ())),
+                data=tuple(DataSpec(**s) for s in o.get("data", ())),
+                result_required=o.get("result_required", True),
+                optional=o.get("optional", False), serialize=o.get("serialize", False),
+                label=o.get("label", False), origin_conferring=o.get("origin_conferring", False),
+                conversion_cost=o.get("conversion_cost", 0.0),
+                flash=FlashSpec(o["flash"]["part"], tuple(o["flash"].get("versions", ())))
+                if o.get("flash") else None,
+                molding=MoldingSpec(**o["molding"]) if o.get("molding") else None,
+            )
+        )
+    return Routing(part=d["part"], operations=tuple(ops), description=d.get("description", ""),
+                   version=d.get("version", 0))
+
+
+def part_from_dict(d: dict[str, Any]) -> Part:
+    return Part(**d)

@@ -1,0 +1,67 @@
+"""Who is acting, on which database, from which workspace: passed to every service."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mes.errors import NotAuthorised
+from mes.store.base import Store
+
+SESSION_FILE = ".mes-session"
+
+
+@dataclass(frozen=True)
+class Actor:
+    username: str
+    role: str
+    full_name: str
+
+
+@dataclass
+class Context:
+    workspace: Path
+    db: str  # a file path or a postgresql:// URL
+    user: str | None = None  # --user for scripts (else the station session)
+    password_source: Callable[[str], str] | None = None  # asks for a password (hidden)
+    _store: Store | None = field(default=None, repr=False)
+    _actor: Actor | None = field(default=None, repr=False)
+    station: str | None = None
+    _password: str | None = field(default=None, repr=False)
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from mes.store import open_store
+
+            self._store = open_store(self.db)
+        return self._store
+
+    def password(self, prompt: str) -> str:
+        """The password entered for this command: read once, used for login and signature."""
+        if self._password is None:
+            if self.password_source is None:
+                raise NotAuthorised("a password is needed: run on a terminal or pass "
+                                    "--password-stdin")
+            self._password = self.password_source(prompt)
+        return self._password
+
+    @property
+    def session_path(self) -> Path:
+        return self.workspace / SESSION_FILE
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def workspace_from_env(cwd: Path | None = None) -> Path:
+    return Path(os.environ.get("MES_HOME") or cwd or Path.cwd())
+
+
+def default_db(workspace: Path) -> str:
+    return (os.environ.get("MES_DATABASE_URL") or os.environ.get("MES_DB")
+            or str(workspace / "mes.db"))

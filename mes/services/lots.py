@@ -1,0 +1,183 @@
+"""Production lots and their units: creation, holds, views."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mes import clock
+from mes.domain.ids import lot_number, serial_number
+from mes.errors import InvalidInput, NotFound, Refused
+from mes.services.auth import prepare_signature, require, sign, signatures_for
+from mes.services.context import Context
+from mes.services.routings import approved_routing, get_part
+from mes.services.workspace import site
+from mes.store.base import Store
+
+MAX_LOT_QTY = 100_000
+
+
+def create_lot(ctx: Context, part_number: str, qty: int, site_id: str | None = None
+               ) -> dict[str, Any]:
+    actor = require(ctx, "lot.create")
+    if not 1 <= qty <= MAX_LOT_QTY:
+        raise InvalidInput(f"--qty must be between 1 and {MAX_LOT_QTY}", field="qty")
+    store = ctx.store
+    part = get_part(store, part_number)
+    routing = approved_routing(store, part_number)  # frozen: the lot keeps this version
+    the_site = site(ctx, site_id)
+    now = clock.now()
+    with store.transaction() as tx:
+        yymm = f"{now:%y%m}"
+        lot_id = lot_number(yymm, tx.next_counter(f"lot:{yymm}"))
+        tx.claim_id(lot_id, "lot")
+        tx.insert("lots", {"id": lot_id, "part": part_number, "routing_version": routing.version,
+                           "site_id": the_site["id"], "qty": qty, "serialized": part.serialized,
+                           "status": "in_process", "created_at": clock.now_iso(),
+                           "created_by": actor.username})
+        serials: list[str] = []
+        if part.serialized:
+            for _ in range(qty):
+                serial = serial_number(part.serial_prefix,
+                                       tx.next_counter(f"serial:{part.serial_prefix}"))
+                tx.claim_id(serial, "unit")
+                serials.append(serial)
+            tx.executemany("INSERT INTO units (serial, lot_id, status) VALUES (?, ?, ?)",
+                           [(s, lot_id, "in_process") for s in serials])
+        tx.append_audit(username=actor.username, station=ctx.station, action="lot.create",
+                        entity_type="lot", entity_id=lot_id,
+                        new={"part": part_number, "qty": qty, "routing_version": routing.version,
+                             "serials": serials})
+    return {"lot": lot_id, "part": part_number, "qty": qty, "routing_version": routing.version,
+            "serials": serials}
+
+
+def resolve(store: Store, scan: str) -> tuple[str, dict[str, Any]]:
+    """What a scanned identifier is: ('lot'|'unit'|'material'|'firmware', row)."""
+    item = store.get("items", scan)
+    if item is None:
+        raise NotFound(f"{scan} is not a known lot, serial or material: check the label and "
+                       "scan again")
+    table = {"lot": "lots", "unit": "units", "material": "material_lots",
+             "firmware": "firmware"}[item["kind"]]
+    row = store.get(table, scan)
+    if row is None:
+        raise NotFound(f"{scan} is registered as a {item['kind']} but has no record")
+    return item["kind"], row
+
+
+def get_lot(store: Store, lot_id: str) -> dict[str, Any]:
+    row = store.get("lots", lot_id)
+    if row is None:
+        raise NotFound(f"no lot {lot_id}: see `mes lot list`")
+    return row
+
+
+def set_hold(ctx: Context, item_id: str, hold: bool, reason: str) -> dict[str, Any]:
+    """Hold or release-from-hold a lot or unit: quality, signed."""
+    if not reason.strip():
+        raise InvalidInput("a hold or unhold needs a --reason", field="reason")
+    store = ctx.store
+    kind, row = resolve(store, item_id)
+    if kind not in ("lot", "unit", "material"):
+        raise Refused(f"{item_id} is a {kind}: only lots, units and materials can be held")
+    if bool(row["on_hold"]) == hold:
+        raise Refused(f"{kind} {item_id} is {'already' if hold else 'not'} on hold")
+    if not hold:
+        open_ncr = store.one("SELECT id FROM ncrs WHERE status <> 'closed' AND (lot_id = ? OR "
+                             "units LIKE ?)", (item_id, f'%"{item_id}"%'))
+        if open_ncr:
+            raise Refused(f"{item_id} has open {open_ncr['id']}: disposition and close the NCR "
+                          "instead of unholding")
+    action = ("lot.hold" if hold else "lot.unhold") if kind != "material" else (
+        "material.hold")
+    signer = prepare_signature(ctx, action, "held" if hold else "unheld")
+    table = {"lot": "lots", "unit": "units", "material": "material_lots"}[kind]
+    with store.transaction() as tx:
+        changes: dict[str, Any] = {"on_hold": hold}
+        if table != "material_lots":
+            changes["hold_reason"] = reason if hold else None
+        n = tx.update(table, item_id, changes, expect={"on_hold": not hold})
+        if n != 1:
+            raise Refused(f"{item_id} changed meanwhile: try again")
+        tx.append_audit(username=signer.actor.username, station=ctx.station,
+                        action=f"{kind}.{'hold' if hold else 'unhold'}", entity_type=kind,
+                        entity_id=item_id, old={"on_hold": not hold}, new={"on_hold": hold},
+                        reason=reason)
+        sign(tx, signer, kind, item_id, {"id": item_id, "on_hold": hold, "reason": reason})
+    return {"id": item_id, "kind": kind, "on_hold": hold, "reason": reason}
+
+
+def lot_view(ctx: Context, lot_id: str) -> dict[str, Any]:
+    store = ctx.store
+    kind, row = resolve(store, lot_id)
+    if kind == "unit":
+        return unit_view(ctx, lot_id)
+    if kind != "lot":
+        raise NotFound(f"{lot_id} is a {kind}, not a lot: try `mes {kind} show`")
+    lot = row
+    part = get_part(store, lot["part"])
+    units = store.find("units", {"lot_id": lot_id}, order="serial")
+    steps = store.find("steps", {"lot_id": lot_id}, order="id")
+    edges = store.all("SELECT e.*, i.kind AS child_kind FROM edges e JOIN items i ON "
+                      "i.id = e.child WHERE e.parent = ? OR e.parent IN "
+                      "(SELECT serial FROM units WHERE lot_id = ?) ORDER BY e.id",
+                      (lot_id, lot_id))
+    counts: dict[str, int] = {}
+    for u in units:
+        counts[u["status"]] = counts.get(u["status"], 0) + 1
+    return {
+        "lot": lot_id, "part": lot["part"], "part_name": part.name, "qty": lot["qty"],
+        "routing_version": lot["routing_version"], "status": lot["status"],
+        "on_hold": bool(lot["on_hold"]), "hold_reason": lot["hold_reason"],
+        "serialized": bool(lot["serialized"]), "created_at": lot["created_at"],
+        "created_by": lot["created_by"], "completed_at": lot["completed_at"],
+        "released_at": lot["released_at"], "qty_scrapped": lot["qty_scrapped"],
+        "qty_released": lot["qty_released"], "qty_shipped": lot["qty_shipped"],
+        "remaining": lot["remaining"],
+        "units": [{"serial": u["serial"], "status": u["status"], "on_hold": bool(u["on_hold"]),
+                   "hold_reason": u["hold_reason"], "mcu_uid": u["mcu_uid"],
+                   "consumed_into": u["consumed_into"]} for u in units],
+        "unit_status_counts": counts,
+        "steps": [_step_view(s) for s in steps],
+        "consumed": [{"into": e["parent"], "item": e["child"], "kind": e["child_kind"],
+                      "qty": e["qty"], "op": e["op"], "station": e["station_id"],
+                      "refdes": e["refdes"], "feeder": e["feeder"], "at": e["at"]}
+                     for e in edges],
+        "signatures": signatures_for(store, "lot", lot_id),
+    }
+
+
+def unit_view(ctx: Context, serial: str) -> dict[str, Any]:
+    store = ctx.store
+    unit = store.get("units", serial)
+    if unit is None:
+        raise NotFound(f"no unit {serial}")
+    steps = store.find("steps", {"serial": serial}, order="id")
+    return {"serial": serial, "lot": unit["lot_id"], "status": unit["status"],
+            "on_hold": bool(unit["on_hold"]), "hold_reason": unit["hold_reason"],
+            "mcu_uid": unit["mcu_uid"], "consumed_into": unit["consumed_into"],
+            "steps": [_step_view(s) for s in steps],
+            "signatures": signatures_for(store, "unit", serial)}
+
+
+def _step_view(s: dict[str, Any]) -> dict[str, Any]:
+    return {"id": s["id"], "serial": s["serial"], "op": s["op"], "station": s["station_id"],
+            "user": s["username"], "started_at": s["started_at"],
+            "completed_at": s["completed_at"], "status": s["status"], "result": s["result"],
+            "attempt": s["attempt"], "data": json.loads(s["data"]) if s["data"] else {},
+            "source": s["source"]}
+
+
+def list_lots(ctx: Context, status: str | None, part: str | None) -> list[dict[str, Any]]:
+    where: dict[str, Any] = {}
+    if status == "hold":
+        where["on_hold"] = 1
+    elif status:
+        where["status"] = status
+    if part:
+        where["part"] = part
+    rows = ctx.store.find("lots", where, order="id")
+    return [{"lot": r["id"], "part": r["part"], "qty": r["qty"], "status": r["status"],
+             "on_hold": bool(r["on_hold"]), "routing_version": r["routing_version"],
+             "created_at": r["created_at"], "created_by": r["created_by"]} for r in rows]

@@ -1,0 +1,162 @@
+"""Incoming material lots: receive (typed or scanned), inspect, release/reject, load on stations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from mes import clock
+from mes.domain.ids import COUNTRY_RE, check_id, normalise_scan
+from mes.errors import InvalidInput, NotFound, Refused
+from mes.services.auth import prepare_signature, require, sign, signatures_for
+from mes.services.context import Context
+from mes.services.routings import get_part
+
+
+@dataclass
+class Receipt:
+    part: str
+    qty: float
+    supplier_lot: str | None = None
+    material_id: str | None = None
+    supplier: str | None = None
+    mpn: str | None = None
+    date_code: str | None = None
+    expiry: date | None = None
+    origin: str | None = None
+    unit_cost: float | None = None
+    cert: str | None = None
+    gtin: str | None = None
+
+
+def receipt_from_scan(scan: str, part: str, qty: float) -> Receipt:
+    """A GS1 scan fills GTIN, lot (as supplier lot), expiry and serial (as our id)."""
+    from mes.domain.gs1 import parse_udi
+
+    udi = parse_udi(scan)
+    return Receipt(part=part, qty=qty, supplier_lot=udi.lot, gtin=udi.gtin, expiry=udi.expiry,
+                   material_id=udi.serial)
+
+
+def receive(ctx: Context, r: Receipt) -> dict[str, Any]:
+    actor = require(ctx, "material.receive")
+    store = ctx.store
+    part = get_part(store, r.part)
+    if part.kind not in ("component", "firmware"):
+        raise Refused(f"{r.part} is a {part.kind}: it is made here, not received")
+    if not (r.qty > 0 and r.qty < 1e12):
+        raise InvalidInput("--qty must be a positive number", field="qty")
+    origin = r.origin or part.origin
+    if origin is not None and not COUNTRY_RE.fullmatch(origin):
+        raise InvalidInput(f"--origin {origin!r}: use an ISO 3166 alpha-2 code such as CN",
+                           field="origin")
+    unit_cost = r.unit_cost if r.unit_cost is not None else part.unit_cost
+    if unit_cost is not None and not unit_cost >= 0:
+        raise InvalidInput("--unit-cost must be zero or positive", field="unit_cost")
+    if r.material_id:
+        check_id(normalise_scan(r.material_id), "material id")
+    status = "quarantine" if part.incoming_inspection else "released"
+    with store.transaction() as tx:
+        mid = normalise_scan(r.material_id) if r.material_id else \
+            f"R-{tx.next_counter('material'):06d}"
+        tx.claim_id(mid, "material")
+        row = {"id": mid, "part": r.part, "supplier": r.supplier, "supplier_lot": r.supplier_lot,
+               "mpn": r.mpn, "date_code": r.date_code,
+               "expiry": r.expiry.isoformat() if r.expiry else None, "origin": origin,
+               "unit_cost": unit_cost, "cert": r.cert, "gtin": r.gtin, "qty_received": r.qty,
+               "remaining": r.qty, "status": status, "received_at": clock.now_iso(),
+               "received_by": actor.username}
+        tx.insert("material_lots", row)
+        tx.append_audit(username=actor.username, station=ctx.station, action="material.receive",
+                        entity_type="material", entity_id=mid, new=row)
+    return row
+
+
+def _material(ctx: Context, material_id: str) -> dict[str, Any]:
+    row = ctx.store.get("material_lots", normalise_scan(material_id))
+    if row is None:
+        raise NotFound(f"no material lot {material_id}: see `mes material list`")
+    return row
+
+
+def release(ctx: Context, material_id: str) -> dict[str, Any]:
+    return _disposition(ctx, material_id, "released", "material.release", "released", None)
+
+
+def reject(ctx: Context, material_id: str, reason: str) -> dict[str, Any]:
+    if not reason.strip():
+        raise InvalidInput("a rejection needs a --reason", field="reason")
+    return _disposition(ctx, material_id, "rejected", "material.reject", "rejected", reason)
+
+
+def _disposition(ctx: Context, material_id: str, status: str, action: str, meaning: str,
+                 reason: str | None) -> dict[str, Any]:
+    m = _material(ctx, material_id)
+    if m["status"] != "quarantine":
+        raise Refused(f"material {m['id']} is {m['status']}: only quarantined material can be "
+                      f"{status}")
+    signer = prepare_signature(ctx, action, meaning)
+    with ctx.store.transaction() as tx:
+        if tx.update("material_lots", m["id"], {"status": status},
+                     expect={"status": "quarantine"}) != 1:
+            raise Refused(f"material {m['id']} changed meanwhile: try again")
+        tx.append_audit(username=signer.actor.username, station=ctx.station, action=action,
+                        entity_type="material", entity_id=m["id"],
+                        old={"status": "quarantine"}, new={"status": status}, reason=reason)
+        sign(tx, signer, "material", m["id"], {**m, "status": status})
+    return {**m, "status": status}
+
+
+def show(ctx: Context, material_id: str) -> dict[str, Any]:
+    m = _material(ctx, material_id)
+    m["on_hold"] = bool(m["on_hold"])
+    m["consumed"] = ctx.store.all("SELECT parent AS into_item, qty, op, station_id AS station, "
+                                  "at FROM edges WHERE child = ? ORDER BY id", (m["id"],))
+    m["signatures"] = signatures_for(ctx.store, "material", m["id"])
+    return m
+
+
+def list_materials(ctx: Context, part: str | None, status: str | None) -> list[dict[str, Any]]:
+    where: dict[str, Any] = {}
+    if part:
+        where["part"] = part
+    if status:
+        where["status"] = status
+    rows = ctx.store.find("material_lots", where, order="id")
+    for r in rows:
+        r["on_hold"] = bool(r["on_hold"])
+    return rows
+
+
+def load_on_station(ctx: Context, station: str, material_id: str, slot: str) -> dict[str, Any]:
+    """Put a reel on a feeder/slot: steps at the station then consume from it (IPC-1782)."""
+    actor = require(ctx, "step.record")
+    m = _material(ctx, material_id)
+    if ctx.store.get("stations", station) is None:
+        raise NotFound(f"station {station} is not registered")
+    if m["status"] != "released" or m["on_hold"]:
+        raise Refused(f"material {m['id']} is {m['status']}{' and on hold' if m['on_hold'] else ''}"
+                      ": only released material can be loaded")
+    if m["expiry"] and date.fromisoformat(m["expiry"]) < clock.now().date():
+        raise Refused(f"material {m['id']} expired on {m['expiry']}: do not load it")
+    now = clock.now_iso()
+    with ctx.store.transaction() as tx:
+        previous = tx.one("SELECT id, material_id FROM station_loads WHERE station_id = ? AND "
+                          "slot = ? AND unloaded_at IS NULL", (station, slot))
+        if previous:
+            tx.update("station_loads", previous["id"], {"unloaded_at": now})
+        tx.insert("station_loads", {"station_id": station, "slot": slot, "material_id": m["id"],
+                                    "loaded_at": now, "loaded_by": actor.username})
+        tx.append_audit(username=actor.username, station=station, action="station.load",
+                        entity_type="station", entity_id=station,
+                        old={"slot": slot, "material": previous["material_id"]}
+                        if previous else None, new={"slot": slot, "material": m["id"]})
+    return {"station": station, "slot": slot, "material": m["id"], "part": m["part"]}
+
+
+def loads(ctx: Context, station: str) -> list[dict[str, Any]]:
+    return ctx.store.all("SELECT l.slot, l.material_id AS material, m.part, m.remaining, "
+                         "l.loaded_at, l.loaded_by FROM station_loads l JOIN material_lots m ON "
+                         "m.id = l.material_id WHERE l.station_id = ? AND l.unloaded_at IS NULL "
+                         "ORDER BY l.slot", (station,))

@@ -1,0 +1,177 @@
+"""Parts and routings: loaded from YAML as draft versions, approved by signature."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mes import clock
+from mes.domain.model import Part, Routing, part_from_dict, routing_from_dict
+from mes.errors import NotFound, Refused
+from mes.services.auth import prepare_signature, require, sign, signatures_for
+from mes.services.context import Context
+from mes.store.base import Store
+
+
+def validate_files(paths: list[Path]) -> list[dict[str, Any]]:
+    """Check files without a database: every problem of every file is reported."""
+    from mes.ingest.routing_yaml import load_file
+
+    out = []
+    for path in paths:
+        loaded = load_file(path)
+        out.append({"file": str(path), "kind": loaded.kind,
+                    "parts": len(loaded.parts),
+                    "routing": loaded.routing.part if loaded.routing else None,
+                    "operations": len(loaded.routing.operations) if loaded.routing else 0})
+    return out
+
+
+def load_files(ctx: Context, paths: list[Path]) -> list[dict[str, Any]]:
+    """Each routing file becomes a new draft version; a catalog updates part master data.
+
+    All files are parsed and checked first, then written in one transaction: a bad file
+    changes nothing.
+    """
+    from mes.ingest.routing_yaml import load_file
+
+    actor = require(ctx, "routing.load")
+    loaded = [(p, load_file(p)) for p in paths]
+    # Catalog files first, so a routing may refer to a part defined in the same load.
+    loaded.sort(key=lambda pl: pl[1].kind != "catalog")
+    store = ctx.store
+    results: list[dict[str, Any]] = []
+    with store.transaction() as tx:
+        for path, f in loaded:
+            if f.kind == "catalog":
+                for part in f.parts:
+                    results.append(_upsert_part(tx, part, actor.username, ctx.station))
+            elif f.routing is not None:
+                results.append(_add_routing_version(tx, f.routing, f.text, f.sha256, path,
+                                                    actor.username, ctx.station))
+    return results
+
+
+def _upsert_part(tx: Store, part: Part, username: str, station: str | None) -> dict[str, Any]:
+    old = tx.get("parts", part.number)
+    doc = part.to_dict()
+    if old and json.loads(old["doc"]) == doc:
+        return {"part": part.number, "action": "unchanged"}
+    row = {"kind": part.kind, "doc": doc, "updated_at": clock.now_iso()}
+    if old:
+        tx.update("parts", part.number, row)
+    else:
+        tx.insert("parts", {"number": part.number, **row})
+    tx.append_audit(username=username, station=station,
+                    action="part.update" if old else "part.add", entity_type="part",
+                    entity_id=part.number, old=json.loads(old["doc"]) if old else None, new=doc)
+    return {"part": part.number, "action": "updated" if old else "added"}
+
+
+def _add_routing_version(tx: Store, routing: Routing, text: str, sha256: str, path: Path,
+                         username: str, station: str | None) -> dict[str, Any]:
+    if tx.get("parts", routing.part) is None:
+        raise NotFound(f"{path}: routing for unknown part {routing.part}: "
+                       "load the catalog that defines it first (or in the same command)")
+    for op in routing.operations:
+        for line in op.consumes:
+            if tx.get("parts", line.part) is None:
+                raise NotFound(f"{path}: op {op.op} consumes unknown part {line.part}: "
+                               "add it to the catalog")
+    latest = tx.one("SELECT version, sha256 FROM routings WHERE part = ? "
+                    "ORDER BY version DESC LIMIT 1", (routing.part,))
+    if latest and latest["sha256"] == sha256:
+        return {"part": routing.part, "version": latest["version"], "action": "unchanged"}
+    version = (latest["version"] if latest else 0) + 1
+    doc = {**routing.to_dict(), "version": version}
+    tx.insert("routings", {"part": routing.part, "version": version, "status": "draft",
+                           "doc": doc, "source_text": text, "source_file": path.name,
+                           "sha256": sha256, "loaded_by": username,
+                           "loaded_at": clock.now_iso()})
+    tx.append_audit(username=username, station=station, action="routing.load",
+                    entity_type="routing", entity_id=f"{routing.part}@{version}",
+                    new={"sha256": sha256, "file": path.name, "status": "draft"})
+    return {"part": routing.part, "version": version, "action": "draft"}
+
+
+def approve(ctx: Context, part: str, version: int) -> dict[str, Any]:
+    row = _routing_row(ctx.store, part, version)
+    if row["status"] != "draft":
+        raise Refused(f"routing {part} v{version} is {row['status']}, not a draft")
+    signer = prepare_signature(ctx, "routing.approve", "approved")
+    record = {"part": part, "version": version, "sha256": row["sha256"]}
+    with ctx.store.transaction() as tx:
+        n = tx.exec(
+            "UPDATE routings SET status = 'approved', approved_at = ? "
+            "WHERE part = ? AND version = ? AND status = 'draft'",
+            (clock.now_iso(), part, version))
+        if n != 1:
+            raise Refused(f"routing {part} v{version} changed meanwhile: try again")
+        # Only one approved version is current; the previous one becomes superseded.
+        tx.exec("UPDATE routings SET status = 'superseded' WHERE part = ? AND version <> ? "
+                "AND status = 'approved'", (part, version))
+        tx.append_audit(username=signer.actor.username, station=ctx.station,
+                        action="routing.approve", entity_type="routing",
+                        entity_id=f"{part}@{version}", old={"status": "draft"},
+                        new={"status": "approved"})
+        signature = sign(tx, signer, "routing", f"{part}@{version}", record)
+    return {"part": part, "version": version, "status": "approved", "signature": signature}
+
+
+def _routing_row(store: Store, part: str, version: int | None) -> dict[str, Any]:
+    if version is None:
+        row = store.one("SELECT * FROM routings WHERE part = ? ORDER BY "
+                        "CASE status WHEN 'approved' THEN 0 ELSE 1 END, version DESC LIMIT 1",
+                        (part,))
+    else:
+        row = store.one("SELECT * FROM routings WHERE part = ? AND version = ?", (part, version))
+    if row is None:
+        which = f" v{version}" if version is not None else ""
+        raise NotFound(f"no routing {part}{which}: see `mes routing list`")
+    return row
+
+
+def approved_routing(store: Store, part: str) -> Routing:
+    row = store.one("SELECT doc FROM routings WHERE part = ? AND status = 'approved'", (part,))
+    if row is None:
+        raise Refused(f"part {part} has no approved routing: ask quality to approve one "
+                      "(`mes routing approve`)")
+    return routing_from_dict(json.loads(row["doc"]))
+
+
+def routing_version(store: Store, part: str, version: int) -> Routing:
+    return routing_from_dict(json.loads(_routing_row(store, part, version)["doc"]))
+
+
+def get_part(store: Store, number: str) -> Part:
+    row = store.get("parts", number)
+    if row is None:
+        raise NotFound(f"unknown part {number}: see the catalog (`mes routing load`)")
+    return part_from_dict(json.loads(row["doc"]))
+
+
+def show(ctx: Context, part: str, version: int | None) -> dict[str, Any]:
+    row = _routing_row(ctx.store, part, version)
+    doc = json.loads(row["doc"])
+    return {"part": part, "version": row["version"], "status": row["status"],
+            "sha256": row["sha256"], "source_file": row["source_file"],
+            "loaded_by": row["loaded_by"], "loaded_at": row["loaded_at"],
+            "approved_at": row["approved_at"], "description": doc.get("description", ""),
+            "operations": doc["operations"],
+            "signatures": signatures_for(ctx.store, "routing", f"{part}@{row['version']}")}
+
+
+def list_routings(ctx: Context) -> list[dict[str, Any]]:
+    return ctx.store.all("SELECT part, version, status, source_file, loaded_at, approved_at "
+                         "FROM routings ORDER BY part, version")
+
+
+def list_parts(ctx: Context) -> list[dict[str, Any]]:
+    return [json.loads(r["doc"]) for r in ctx.store.find("parts", order="number")]
+
+
+def diff(ctx: Context, part: str, a: int, b: int) -> list[str]:
+    from mes.ingest.routing_yaml import diff_routings
+
+    return diff_routings(routing_version(ctx.store, part, a), routing_version(ctx.store, part, b))

@@ -1,0 +1,374 @@
+"""Step execution: the interlocks, the record, consumption and genealogy in one transaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from mes import clock
+from mes.domain import interlocks
+from mes.domain.ids import normalise_scan
+from mes.domain.model import BomLine, Operation, Routing
+from mes.errors import InvalidInput, NotFound, Refused
+from mes.services.auth import Actor, require, require_qualified
+from mes.services.context import Context
+from mes.services.lots import resolve
+from mes.services.routings import routing_version
+from mes.store.base import Store
+
+
+@dataclass
+class Target:
+    """What a scan points at for one operation: a lot and, if serialized, its units."""
+
+    lot: dict[str, Any]
+    units: list[dict[str, Any]]
+    routing: Routing
+    op: Operation
+
+    @property
+    def keys(self) -> list[str | None]:
+        return [u["serial"] for u in self.units] if self.lot["serialized"] else [None]
+
+    def item_of(self, serial: str | None) -> str:
+        return serial or self.lot["id"]
+
+
+@dataclass
+class Consumption:
+    item: str
+    kind: str  # material | lot | unit
+    qty: float  # total for this step
+    part: str
+    refdes: str | None = None
+    feeder: str | None = None
+
+
+@dataclass
+class StepRequest:
+    scan: str
+    op: int
+    station: str
+    data: dict[str, str] = field(default_factory=dict)
+    result: str | None = None
+    consume: list[str] = field(default_factory=list)
+    refdes: str | None = None
+    source: str | None = None  # "cfx:<UniqueID>", "euromap:<file>" for machine records
+
+
+def load_target(store: Store, scan: str, op_no: int) -> Target:
+    kind, row = resolve(store, normalise_scan(scan))
+    if kind == "lot":
+        lot = row
+        units = [u for u in store.find("units", {"lot_id": lot["id"]}, order="serial")
+                 if u["status"] not in ("scrapped", "consumed")] if lot["serialized"] else []
+        if lot["serialized"] and not units:
+            raise Refused(f"lot {lot['id']} has no unit left in process")
+    elif kind == "unit":
+        lot = store.get("lots", row["lot_id"]) or {}
+        units = [row]
+    else:
+        raise Refused(f"{scan} is a {kind}: scan a lot or a unit serial for a step")
+    routing = routing_version(store, lot["part"], lot["routing_version"])
+    op = routing.operation(op_no)
+    if op is None:
+        ops = ", ".join(str(o.op) for o in routing.operations)
+        raise NotFound(f"routing {lot['part']} v{lot['routing_version']} has no op {op_no}: "
+                       f"its operations are {ops}")
+    return Target(lot, units, routing, op)
+
+
+def passed_ops(store: Store, lot: dict[str, Any], unit: dict[str, Any] | None) -> set[int]:
+    """Operations passed, forgetting those from rework_op on before a rework order."""
+    holder = unit if unit is not None else lot
+    if unit is not None:
+        rows = store.all("SELECT op, completed_at FROM steps WHERE serial = ? AND "
+                         "status = 'passed'", (unit["serial"],))
+    else:
+        rows = store.all("SELECT op, completed_at FROM steps WHERE lot_id = ? AND "
+                         "serial IS NULL AND status = 'passed'", (lot["id"],))
+    rework_op, rework_at = holder.get("rework_op"), holder.get("rework_at")
+    return {r["op"] for r in rows
+            if not rework_at or r["op"] < rework_op or r["completed_at"] > rework_at}
+
+
+def _check_target(store: Store, t: Target, actor: Actor, station_id: str) -> None:
+    today = clock.now().date()
+    interlocks.check_station(store.get("stations", station_id), station_id, t.op, today)
+    interlocks.check_workable("lot", t.lot["id"], t.lot["status"], bool(t.lot["on_hold"]),
+                              t.lot["hold_reason"])
+    if t.lot["serialized"]:
+        for u in t.units:
+            interlocks.check_workable("unit", u["serial"], u["status"], bool(u["on_hold"]),
+                                      u["hold_reason"])
+            interlocks.check_order(t.routing, t.op, passed_ops(store, t.lot, u), u["serial"])
+    else:
+        interlocks.check_order(t.routing, t.op, passed_ops(store, t.lot, None), t.lot["id"])
+
+
+def _open_step(store: Store, t: Target, serial: str | None) -> dict[str, Any] | None:
+    return store.one("SELECT * FROM steps WHERE lot_id = ? AND op = ? AND status = 'started' "
+                     "AND " + ("serial = ?" if serial else "serial IS NULL"),
+                     (t.lot["id"], t.op.op, serial) if serial else (t.lot["id"], t.op.op))
+
+
+def start_step(ctx: Context, scan: str, op: int, station: str) -> dict[str, Any]:
+    actor = require(ctx, "step.record")
+    store = ctx.store
+    t = load_target(store, scan, op)
+    require_qualified(ctx, actor, t.op.station_type)
+    _check_target(store, t, actor, station)
+    started = []
+    with store.transaction() as tx:
+        for serial in t.keys:
+            if _open_step(tx, t, serial):
+                raise Refused(f"{t.item_of(serial)}: op {op} is already started: complete it")
+            step_id = tx.insert("steps", {
+                "lot_id": t.lot["id"], "serial": serial, "op": op, "station_id": station,
+                "username": actor.username, "started_at": clock.now_iso(), "status": "started",
+                "attempt": _attempt(tx, t, serial)}, returning="id")
+            tx.append_audit(username=actor.username, station=station, action="step.start",
+                            entity_type="unit" if serial else "lot",
+                            entity_id=t.item_of(serial), new={"op": op, "step": step_id})
+            started.append(t.item_of(serial))
+    return {"op": op, "name": t.op.name, "started": started, "station": station}
+
+
+def _attempt(store: Store, t: Target, serial: str | None) -> int:
+    n = store.scalar("SELECT count(*) FROM steps WHERE lot_id = ? AND op = ? AND " +
+                     ("serial = ?" if serial else "serial IS NULL") + " AND status <> 'started'",
+                     (t.lot["id"], t.op.op, serial) if serial else (t.lot["id"], t.op.op))
+    return int(n) + 1
+
+
+def complete_step(ctx: Context, req: StepRequest, *, extra: dict[str, Any] | None = None
+                  ) -> dict[str, Any]:
+    """Record a completed operation; data out of limits fails it and holds the unit/lot."""
+    actor = require(ctx, "step.record")
+    store = ctx.store
+    t = load_target(store, req.scan, req.op)
+    if t.op.flash is not None and req.source is None:
+        raise Refused(f"op {t.op.op} ({t.op.name}) flashes firmware: record it with "
+                      "`mes flash SERIAL --station … --image …`")
+    require_qualified(ctx, actor, t.op.station_type)
+    _check_target(store, t, actor, req.station)
+    check = interlocks.check_data(t.op, req.data)
+    result = interlocks.check_result(t.op, req.result)
+    failed = bool(check.out_of_limits) or result == "fail"
+    problems = list(check.out_of_limits) + (["result fail"] if result == "fail" else [])
+    with store.transaction() as tx:
+        consumptions = _plan_consumption(tx, t, req)
+        outcome = _record(tx, ctx, actor, t, req, check.values, result, failed, problems,
+                          consumptions, extra or {})
+    return outcome
+
+
+def _record(tx: Store, ctx: Context, actor: Actor, t: Target, req: StepRequest,
+            values: dict[str, Any], result: str | None, failed: bool, problems: list[str],
+            consumptions: list[Consumption], extra: dict[str, Any]) -> dict[str, Any]:
+    now = clock.now_iso()
+    status = "failed" if failed else "passed"
+    n = len(t.keys)
+    recorded, held, completed = [], [], []
+    for serial in t.keys:
+        item = t.item_of(serial)
+        open_step = _open_step(tx, t, serial)
+        row = {"completed_at": now, "status": status, "result": result, "data": values,
+               "source": req.source}
+        if open_step:
+            if open_step["station_id"] != req.station:
+                raise Refused(f"{item}: op {t.op.op} was started at {open_step['station_id']}: "
+                              "complete it there")
+            tx.update("steps", open_step["id"], row, expect={"status": "started"})
+            step_id = open_step["id"]
+        else:
+            step_id = tx.insert("steps", {
+                "lot_id": t.lot["id"], "serial": serial, "op": t.op.op,
+                "station_id": req.station, "username": actor.username, "started_at": now,
+                "attempt": _attempt(tx, t, serial), **row}, returning="id")
+        for c in consumptions:
+            per_unit = c.qty / n
+            tx.insert("edges", {"parent": item, "child": c.item, "qty": per_unit,
+                                "op": t.op.op, "step_id": step_id, "station_id": req.station,
+                                "refdes": c.refdes, "feeder": c.feeder, "at": now})
+        tx.append_audit(username=actor.username, station=req.station, action="step.complete",
+                        entity_type="unit" if serial else "lot", entity_id=item,
+                        new={"op": t.op.op, "step": step_id, "status": status,
+                             "result": result, "data": values, "source": req.source,
+                             "consumed": [(c.item, c.qty / n) for c in consumptions], **extra},
+                        reason="; ".join(problems) or None)
+        recorded.append(item)
+        if failed:
+            _hold_for_failure(tx, actor, req.station, t, serial, problems)
+            held.append(item)
+        elif _complete_if_done(tx, t, serial, now):
+            completed.append(item)
+    _consume(tx, actor, req.station, t, consumptions)
+    if not failed and t.lot["serialized"]:
+        _complete_lot_if_done(tx, t, now)
+    return {"op": t.op.op, "name": t.op.name, "status": status, "items": recorded,
+            "held": held, "completed": completed, "problems": problems,
+            "consumed": [{"item": c.item, "qty": c.qty, "refdes": c.refdes} for c in consumptions]}
+
+
+def _hold_for_failure(tx: Store, actor: Actor, station: str, t: Target, serial: str | None,
+                      problems: list[str]) -> None:
+    reason = f"op {t.op.op} failed: {'; '.join(problems)}"
+    table, key = ("units", serial) if serial else ("lots", t.lot["id"])
+    tx.update(table, key, {"on_hold": True, "hold_reason": reason})
+    tx.append_audit(username=actor.username, station=station, action="hold.auto",
+                    entity_type="unit" if serial else "lot", entity_id=key,
+                    old={"on_hold": False}, new={"on_hold": True}, reason=reason)
+
+
+def _complete_if_done(tx: Store, t: Target, serial: str | None, now: str) -> bool:
+    unit = tx.get("units", serial) if serial else None
+    holder = unit if unit is not None else tx.get("lots", t.lot["id"]) or t.lot
+    passed = passed_ops(tx, t.lot, unit)
+    if any(o.op not in passed for o in t.routing.operations if not o.optional):
+        return False
+    if serial:
+        tx.update("units", serial, {"status": "completed"})
+    else:
+        remaining = holder["qty"] - holder["qty_scrapped"]
+        tx.update("lots", t.lot["id"], {"status": "completed", "completed_at": now,
+                                         "remaining": remaining})
+    tx.append_audit(username=None, station=None, action="routing.complete",
+                    entity_type="unit" if serial else "lot", entity_id=serial or t.lot["id"],
+                    old={"status": holder["status"]}, new={"status": "completed"})
+    return True
+
+
+def _complete_lot_if_done(tx: Store, t: Target, now: str) -> None:
+    open_units = tx.scalar("SELECT count(*) FROM units WHERE lot_id = ? AND status = "
+                           "'in_process'", (t.lot["id"],))
+    if open_units == 0:
+        lot = tx.get("lots", t.lot["id"]) or t.lot
+        if lot["status"] == "in_process":
+            tx.update("lots", lot["id"], {"status": "completed", "completed_at": now})
+            tx.append_audit(username=None, station=None, action="routing.complete",
+                            entity_type="lot", entity_id=lot["id"],
+                            old={"status": "in_process"}, new={"status": "completed"})
+
+
+# -- consumption ---------------------------------------------------------------------------
+
+def parse_consume(arg: str) -> tuple[str, float | None]:
+    item, _, qty = arg.partition(":")
+    item = normalise_scan(item)
+    if not qty:
+        return item, None
+    try:
+        value = float(qty)
+    except ValueError:
+        raise InvalidInput(f"--consume {arg!r}: quantity {qty!r} is not a number",
+                           field="consume") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise InvalidInput(f"--consume {arg!r}: quantity must be positive", field="consume")
+    return item, value
+
+
+def _plan_consumption(tx: Store, t: Target, req: StepRequest) -> list[Consumption]:
+    """Explicit --consume scans first, then what is loaded on the station, per BOM line."""
+    today = clock.now().date()
+    units_n = len(t.keys) if t.lot["serialized"] else int(t.lot["qty"] - t.lot["qty_scrapped"])
+    planned: list[Consumption] = []
+    covered: set[str] = set()
+    for arg in req.consume:
+        item, qty = parse_consume(arg)
+        kind, row = resolve(tx, item)
+        if kind == "material":
+            interlocks.check_material_usable(row, t.op, today)
+            line = _line(t.op, row["part"])
+            planned.append(Consumption(item, kind, qty or line.qty * units_n, row["part"],
+                                       req.refdes))
+        elif kind in ("lot", "unit"):
+            planned.append(_plan_subassembly(tx, t, kind, row, qty, units_n))
+        else:
+            raise Refused(f"{item} is a {kind}: it cannot be consumed by a step")
+        covered.add(planned[-1].part)
+    for line in t.op.consumes:
+        if line.part in covered:
+            continue
+        loaded = _loaded_material(tx, req.station, line.part)
+        if loaded is None:
+            how = "scan the unit serial with --consume" if line.by_serial else (
+                f"scan a released lot with --consume or load one on {req.station} "
+                "(`mes station load`)")
+            raise Refused(f"op {t.op.op} ({t.op.name}) consumes {line.part}: {how}")
+        material, slot = loaded
+        interlocks.check_material_usable(material, t.op, today)
+        planned.append(Consumption(material["id"], "material", line.qty * units_n, line.part,
+                                   None, slot))
+    return planned
+
+
+def _line(op: Operation, part: str) -> BomLine:
+    line = next((b for b in op.consumes if b.part == part), None)
+    if line is None:
+        raise Refused(f"op {op.op} ({op.name}) does not consume {part}")
+    return line
+
+
+def _plan_subassembly(tx: Store, t: Target, kind: str, row: dict[str, Any], qty: float | None,
+                      units_n: int) -> Consumption:
+    lot = row if kind == "lot" else tx.get("lots", row["lot_id"]) or {}
+    line = _line(t.op, lot["part"])
+    item = row["id"] if kind == "lot" else row["serial"]
+    if kind == "unit":
+        if not line.by_serial:
+            raise Refused(f"op {t.op.op} consumes {lot['part']} by lot: scan lot {lot['id']}")
+        if len(t.keys) != 1:
+            raise Refused(f"{item} can go into one unit only: scan a single unit serial")
+        if row["status"] == "consumed":
+            raise Refused(f"{item} is already built into {row['consumed_into']}: "
+                          "scan another unit")
+        if row["on_hold"]:
+            raise Refused(f"{item} is on hold ({row['hold_reason']}): ask quality")
+        if row["status"] != "completed":
+            raise Refused(f"{item} has not completed its own routing ({lot['part']}): "
+                          "finish it first")
+        return Consumption(item, kind, 1, lot["part"])
+    if line.by_serial:
+        raise Refused(f"op {t.op.op} consumes {lot['part']} by serial: scan a unit serial")
+    if lot["on_hold"]:
+        raise Refused(f"lot {item} is on hold ({lot['hold_reason']}): ask quality")
+    if lot["status"] not in ("completed", "released"):
+        raise Refused(f"lot {item} has not completed its routing ({lot['part']}): "
+                      "finish it first")
+    return Consumption(item, kind, qty or line.qty * units_n, lot["part"])
+
+
+def _loaded_material(tx: Store, station: str, part: str
+                     ) -> tuple[dict[str, Any], str] | None:
+    row = tx.one("SELECT m.*, l.slot AS load_slot FROM station_loads l JOIN material_lots m "
+                 "ON m.id = l.material_id WHERE l.station_id = ? AND l.unloaded_at IS NULL "
+                 "AND m.part = ? AND m.remaining > 0 ORDER BY l.id LIMIT 1", (station, part))
+    if row is None:
+        return None
+    slot = row.pop("load_slot")
+    return row, slot
+
+
+def _consume(tx: Store, actor: Actor, station: str, t: Target,
+             consumptions: list[Consumption]) -> None:
+    """Decrement stock atomically in SQL; too little left refuses the whole step."""
+    for c in consumptions:
+        if c.kind == "unit":
+            n = tx.update("units", c.item, {"status": "consumed",
+                                            "consumed_into": t.item_of(t.keys[0])},
+                          expect={"status": "completed"})
+            if n != 1:
+                raise Refused(f"{c.item} was consumed meanwhile: scan another unit")
+            continue
+        table = "material_lots" if c.kind == "material" else "lots"
+        if not tx.decrement(table, c.item, "remaining", c.qty):
+            left = tx.scalar(f"SELECT remaining FROM {table} WHERE id = ?", (c.item,))
+            raise Refused(f"{c.item} has {left:g} left, {c.qty:g} needed: scan another "
+                          "lot of " + c.part)
+        tx.append_audit(username=actor.username, station=station, action="material.consume",
+                        entity_type=c.kind, entity_id=c.item, new={"qty": c.qty,
+                        "into": [t.item_of(k) for k in t.keys], "op": t.op.op})
+
+

@@ -1,0 +1,130 @@
+"""The schema and its migrations, written once for both SQLite and PostgreSQL.
+
+`{pk}` becomes an auto-increment integer key in each dialect. Timestamps are ISO-8601
+UTC text; JSON documents are text. Each migration is a list of statements; the
+schema version is the number of migrations applied.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    [
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE sites (id TEXT PRIMARY KEY, name TEXT NOT NULL, country TEXT NOT NULL,
+            manufacturer TEXT, address TEXT, created_at TEXT NOT NULL)""",
+        # Every scannable identifier, so lots, units, material lots never collide.
+        "CREATE TABLE items (id TEXT PRIMARY KEY, kind TEXT NOT NULL, created_at TEXT NOT NULL)",
+        "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        """CREATE TABLE users (username TEXT PRIMARY KEY, full_name TEXT NOT NULL,
+            role TEXT NOT NULL, pw_salt TEXT NOT NULL, pw_hash TEXT NOT NULL,
+            failed_logins INTEGER NOT NULL DEFAULT 0, locked INTEGER NOT NULL DEFAULT 0,
+            active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL, created_by TEXT)""",
+        """CREATE TABLE qualifications (id {pk}, username TEXT NOT NULL REFERENCES users(username),
+            station_type TEXT NOT NULL, valid_until TEXT NOT NULL, granted_by TEXT NOT NULL,
+            granted_at TEXT NOT NULL)""",
+        "CREATE INDEX qualifications_user ON qualifications(username, station_type)",
+        """CREATE TABLE sessions (token TEXT PRIMARY KEY, username TEXT NOT NULL
+            REFERENCES users(username), station TEXT, created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL, ended_at TEXT)""",
+        """CREATE TABLE stations (id TEXT PRIMARY KEY, type TEXT NOT NULL, site_id TEXT NOT NULL
+            REFERENCES sites(id), calibration_due TEXT, active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE parts (number TEXT PRIMARY KEY, kind TEXT NOT NULL, doc TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        """CREATE TABLE routings (part TEXT NOT NULL, version INTEGER NOT NULL,
+            status TEXT NOT NULL, doc TEXT NOT NULL, source_text TEXT NOT NULL,
+            source_file TEXT NOT NULL, sha256 TEXT NOT NULL, loaded_by TEXT NOT NULL,
+            loaded_at TEXT NOT NULL, approved_at TEXT, PRIMARY KEY (part, version))""",
+        """CREATE TABLE lots (id TEXT PRIMARY KEY REFERENCES items(id), part TEXT NOT NULL,
+            routing_version INTEGER NOT NULL, site_id TEXT NOT NULL, qty INTEGER NOT NULL,
+            serialized INTEGER NOT NULL, status TEXT NOT NULL, on_hold INTEGER NOT NULL DEFAULT 0,
+            hold_reason TEXT, qty_scrapped INTEGER NOT NULL DEFAULT 0,
+            qty_released INTEGER NOT NULL DEFAULT 0, qty_shipped INTEGER NOT NULL DEFAULT 0,
+            remaining REAL NOT NULL DEFAULT 0, rework_op INTEGER, rework_at TEXT,
+            created_at TEXT NOT NULL, created_by TEXT NOT NULL, completed_at TEXT,
+            released_at TEXT)""",
+        "CREATE INDEX lots_status ON lots(status)",
+        """CREATE TABLE units (serial TEXT PRIMARY KEY REFERENCES items(id), lot_id TEXT NOT NULL
+            REFERENCES lots(id), status TEXT NOT NULL, on_hold INTEGER NOT NULL DEFAULT 0,
+            hold_reason TEXT, rework_op INTEGER, rework_at TEXT, mcu_uid TEXT, consumed_into TEXT)""",
+        "CREATE INDEX units_lot ON units(lot_id)",
+        """CREATE TABLE steps (id {pk}, lot_id TEXT NOT NULL REFERENCES lots(id), serial TEXT,
+            op INTEGER NOT NULL, station_id TEXT NOT NULL, username TEXT NOT NULL,
+            started_at TEXT NOT NULL, completed_at TEXT, status TEXT NOT NULL, result TEXT,
+            data TEXT, attempt INTEGER NOT NULL, source TEXT)""",
+        "CREATE INDEX steps_lot ON steps(lot_id, op)",
+        "CREATE INDEX steps_serial ON steps(serial, op)",
+        # What is loaded on a station (feeder/slot), consumed by each step done there.
+        """CREATE TABLE station_loads (id {pk}, station_id TEXT NOT NULL REFERENCES stations(id),
+            slot TEXT NOT NULL, material_id TEXT NOT NULL, loaded_at TEXT NOT NULL,
+            loaded_by TEXT NOT NULL, unloaded_at TEXT)""",
+        "CREATE INDEX station_loads_station ON station_loads(station_id, unloaded_at)",
+        """CREATE TABLE material_lots (id TEXT PRIMARY KEY REFERENCES items(id), part TEXT NOT NULL,
+            supplier TEXT, supplier_lot TEXT, mpn TEXT, date_code TEXT, expiry TEXT, origin TEXT,
+            unit_cost REAL, cert TEXT, gtin TEXT, qty_received REAL NOT NULL,
+            remaining REAL NOT NULL CHECK (remaining >= 0), status TEXT NOT NULL,
+            on_hold INTEGER NOT NULL DEFAULT 0, received_at TEXT NOT NULL,
+            received_by TEXT NOT NULL)""",
+        "CREATE INDEX material_part ON material_lots(part, status)",
+        # Genealogy: parent was made from child. Indexed both ways (DESIGN §4).
+        """CREATE TABLE edges (id {pk}, parent TEXT NOT NULL, child TEXT NOT NULL,
+            qty REAL NOT NULL, op INTEGER, step_id INTEGER, station_id TEXT, refdes TEXT,
+            feeder TEXT, at TEXT NOT NULL)""",
+        "CREATE INDEX edges_parent ON edges(parent, child)",
+        "CREATE INDEX edges_child ON edges(child, parent)",
+        """CREATE TABLE firmware (id TEXT PRIMARY KEY REFERENCES items(id), part TEXT NOT NULL,
+            version TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
+            stored_path TEXT NOT NULL, source_name TEXT NOT NULL, status TEXT NOT NULL,
+            registered_by TEXT NOT NULL, registered_at TEXT NOT NULL, approved_at TEXT)""",
+        """CREATE TABLE flashes (id {pk}, serial TEXT NOT NULL, image_id TEXT NOT NULL,
+            image_sha256 TEXT NOT NULL, mcu_uid TEXT, station_id TEXT NOT NULL,
+            attempt INTEGER NOT NULL, verify TEXT NOT NULL, exit_status INTEGER,
+            duration_ms INTEGER, output_sha256 TEXT, step_id INTEGER, at TEXT NOT NULL)""",
+        "CREATE INDEX flashes_serial ON flashes(serial)",
+        """CREATE TABLE shots (id {pk}, lot_id TEXT NOT NULL, step_id INTEGER NOT NULL,
+            shot_no INTEGER NOT NULL, ok INTEGER NOT NULL, cavities INTEGER NOT NULL,
+            shot_values TEXT NOT NULL, problems TEXT)""",
+        "CREATE INDEX shots_lot ON shots(lot_id)",
+        """CREATE TABLE machine_messages (unique_id TEXT PRIMARY KEY, kind TEXT NOT NULL,
+            name TEXT NOT NULL, sent_at TEXT, raw TEXT NOT NULL, sha256 TEXT NOT NULL,
+            imported_at TEXT NOT NULL, imported_by TEXT NOT NULL, outcome TEXT)""",
+        """CREATE TABLE ncrs (id TEXT PRIMARY KEY, lot_id TEXT NOT NULL, units TEXT NOT NULL,
+            description TEXT NOT NULL, status TEXT NOT NULL, action TEXT, justification TEXT,
+            rework_op INTEGER, opened_by TEXT NOT NULL, opened_at TEXT NOT NULL,
+            dispositioned_at TEXT, closed_at TEXT)""",
+        "CREATE INDEX ncrs_lot ON ncrs(lot_id, status)",
+        """CREATE TABLE signatures (id {pk}, username TEXT NOT NULL, full_name TEXT NOT NULL,
+            meaning TEXT NOT NULL, signed_at TEXT NOT NULL, utc_offset TEXT NOT NULL,
+            record_type TEXT NOT NULL, record_id TEXT NOT NULL, record_sha256 TEXT NOT NULL)""",
+        "CREATE INDEX signatures_record ON signatures(record_type, record_id)",
+        """CREATE TABLE labels (id {pk}, item_id TEXT NOT NULL, lot_id TEXT NOT NULL,
+            template TEXT NOT NULL, template_version INTEGER NOT NULL, format TEXT NOT NULL,
+            element_string TEXT NOT NULL, content_sha256 TEXT NOT NULL, file TEXT NOT NULL,
+            username TEXT NOT NULL, printed_at TEXT NOT NULL, reprint INTEGER NOT NULL,
+            reason TEXT)""",
+        "CREATE INDEX labels_item ON labels(item_id)",
+        "CREATE INDEX labels_lot ON labels(lot_id)",
+        """CREATE TABLE origin_decisions (id {pk}, lot_id TEXT NOT NULL, decided_at TEXT NOT NULL,
+            positive INTEGER NOT NULL, rule_name TEXT NOT NULL, rule_version TEXT NOT NULL,
+            threshold_pct REAL NOT NULL, local_pct REAL NOT NULL, worksheet TEXT NOT NULL)""",
+        "CREATE INDEX origin_lot ON origin_decisions(lot_id)",
+        """CREATE TABLE shipments (id {pk}, lot_id TEXT NOT NULL, consignee TEXT NOT NULL,
+            ref TEXT NOT NULL, qty INTEGER NOT NULL, serials TEXT NOT NULL,
+            shipped_at TEXT NOT NULL, username TEXT NOT NULL)""",
+        "CREATE INDEX shipments_lot ON shipments(lot_id)",
+        """CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, username TEXT,
+            station TEXT, action TEXT NOT NULL, entity_type TEXT NOT NULL, entity_id TEXT NOT NULL,
+            old TEXT, new TEXT, reason TEXT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)""",
+        "CREATE INDEX audit_entity ON audit(entity_id, seq)",
+    ],
+]
+
+# Append-only: the database itself refuses to change or remove an audit event.
+SQLITE_AUDIT_GUARDS = [
+    """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+       BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END""",
+    """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+       BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END""",
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
