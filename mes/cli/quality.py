@@ -1,0 +1,296 @@
+"""mes trace back|forward, recall, ncr open|disposition|close|list|show, lot release, ship,
+report yield, dhr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mes.cli.common import context, emit_csv, emit_json, listing, note, say, show
+
+trace_app = typer.Typer(help="Genealogy: what is in an item, what was made from it.",
+                        no_args_is_help=True)
+ncr_app = typer.Typer(help="Nonconformance reports: open, disposition, close.",
+                      no_args_is_help=True)
+report_app = typer.Typer(help="Production reports.", no_args_is_help=True)
+
+JSON = Annotated[bool, typer.Option("--json", help="print JSON (data only on stdout)")]
+CSV = Annotated[bool, typer.Option("--csv", help="print CSV")]
+
+
+def register(app: typer.Typer) -> None:
+    from mes.cli.lot import lot_app
+
+    app.add_typer(trace_app, name="trace")
+    app.add_typer(ncr_app, name="ncr")
+    app.add_typer(report_app, name="report")
+    app.command("recall")(recall)
+    app.command("ship")(ship)
+    app.command("dhr")(dhr)
+    lot_app.command("release")(release)
+
+
+def _ids(value: str | None) -> list[str]:
+    if not value:
+        return []
+    return [x.strip().upper() for x in value.replace(" ", ",").split(",") if x.strip()]
+
+
+# -- trace -----------------------------------------------------------------------------------
+
+EDGE_COLUMNS = ["parent", "child", "kind", "part", "qty", "op", "station", "at", "refdes",
+                "feeder", "supplier", "supplier_lot", "date_code", "origin", "version", "lot"]
+ITEM_COLUMNS = ["id", "kind", "lot", "part", "part_kind", "status", "on_hold", "hold_reason",
+                "consumed_into", "consignee", "shipment_ref"]
+
+
+@trace_app.command("back")
+def back(tctx: typer.Context, item: str,
+         depth: Annotated[int | None, typer.Option(help="levels down (default: all)")] = None,
+         json_: JSON = False, csv_: CSV = False) -> None:
+    """Everything in a unit or lot: units, lots, material lots, firmware (tree on a terminal)."""
+    from mes.services.trace import backward
+
+    out = backward(context(tctx), item, depth)
+    if json_:
+        emit_json(out)
+    elif csv_:
+        emit_csv(out["edges"], EDGE_COLUMNS)
+    else:
+        _print_tree(out["tree"])
+        c = out["counts"]
+        note(f"{c['edges']} consumptions: {c['units']} units, {c['lots']} lots, "
+             f"{c['materials']} material lots, {c['firmware']} firmware images")
+
+
+def _label(n: dict[str, Any]) -> str:
+    parts = [f"[bold]{n['id']}[/bold]", n.get("kind") or ""]
+    if n.get("part"):
+        parts.append(str(n["part"]))
+    if n.get("kind") == "material":
+        parts.append(f"supplier {n.get('supplier') or '—'} lot {n.get('supplier_lot') or '—'}"
+                     f" DC {n.get('date_code') or '—'} origin {n.get('origin') or '—'}")
+    if n.get("kind") == "firmware":
+        parts.append(f"v{n.get('version')} {str(n.get('sha256') or '')[:12]}…")
+    if n.get("status"):
+        parts.append(f"({n['status']}{', ON HOLD' if n.get('on_hold') else ''})")
+    if n.get("op") is not None:
+        qty = n.get("qty")
+        parts.append(f"× {qty:g} at op {n['op']} @{n.get('station')} {str(n.get('at'))[:19]}Z"
+                     if isinstance(qty, float | int) else f"op {n['op']}")
+    if n.get("refdes"):
+        parts.append(f"refdes {n['refdes']}")
+    return " ".join(p for p in parts if p)
+
+
+def _print_tree(tree: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    def add(branch: Tree, node: dict[str, Any]) -> None:
+        for child in node.get("children", []):
+            add(branch.add(_label({**child, "id": escape(str(child["id"]))})), child)
+
+    root = Tree(_label({**tree, "id": escape(str(tree["id"]))}))
+    add(root, tree)
+    Console().print(root)
+
+
+@trace_app.command("forward")
+def forward(tctx: typer.Context, item: str,
+            finished: Annotated[bool, typer.Option(
+                "--finished", help="only finished devices")] = False,
+            depth: Annotated[int | None, typer.Option(help="levels up (default: all)")] = None,
+            json_: JSON = False, csv_: CSV = False) -> None:
+    """Every lot and unit made from an item (material lot, lot, unit, firmware image)."""
+    from mes.services.trace import forward as fwd
+
+    out = fwd(context(tctx), item, finished, depth)
+    if json_:
+        emit_json(out)
+        return
+    listing(out["items"], ITEM_COLUMNS, as_json=False, as_csv=csv_,
+            title=f"made from {out['start']}")
+    if not csv_:
+        note(_counts(out))
+
+
+def _counts(out: dict[str, Any]) -> str:
+    by = ", ".join(f"{k} {v}" for k, v in sorted(out["counts"].items())) or "nothing"
+    return f"{out['units']} units, {out['lots']} lots: {by}"
+
+
+# -- recall ----------------------------------------------------------------------------------
+
+def recall(tctx: typer.Context, item: str,
+           reason: Annotated[str, typer.Option(help="why (e.g. the supplier notice)")],
+           hold: Annotated[bool, typer.Option(
+               "--hold", help="hold every affected item still in the plant (signed)")] = False,
+           json_: JSON = False, csv_: CSV = False) -> None:
+    """Recall scope of an item: everything made from it, by status; --hold holds it all."""
+    from mes.services.trace import recall as run
+
+    out = run(context(tctx), item, reason, hold)
+    if json_:
+        emit_json(out)
+        return
+    listing(out["items"], ITEM_COLUMNS, as_json=False, as_csv=csv_,
+            title=f"recall scope of {out['start']}: {reason}")
+    if csv_:
+        return
+    note(_counts(out))
+    if hold:
+        note(f"put on hold: {len(out['held'])} items (signed)")
+    else:
+        note(f"{len(out['would_hold'])} items still in the plant: add --hold to hold them")
+
+
+# -- NCR -------------------------------------------------------------------------------------
+
+@ncr_app.command("open")
+def ncr_open(tctx: typer.Context, item: str,
+             description: Annotated[str, typer.Option(help="what is wrong")],
+             units: Annotated[str | None, typer.Option(
+                 help="serials of the lot concerned, comma-separated (default: whole lot)")]
+             = None,
+             json_: JSON = False) -> None:
+    """Open an NCR on a lot, some of its units, or a material lot: puts them on hold."""
+    from mes.services.quality import open_ncr
+
+    out = open_ncr(context(tctx), item, description, _ids(units))
+    show(out, json_, lambda d: say(f"{d['id']} opened on {d['item']}"
+                                   + (f" ({', '.join(d['units'])})" if d["units"] else "")
+                                   + f": on hold {', '.join(d['held'])}"))
+
+
+@ncr_app.command("disposition")
+def ncr_disposition(
+    tctx: typer.Context, ncr: str,
+    action: Annotated[str, typer.Option(help="rework | use-as-is | scrap | return-to-supplier")],
+    justification: Annotated[str | None, typer.Option(help="why (required for use-as-is)")]
+    = None,
+    op: Annotated[int | None, typer.Option(help="rework: the op to restart from")] = None,
+    qty: Annotated[int | None, typer.Option(help="scrap of a non-serialized lot: quantity")]
+    = None,
+    json_: JSON = False,
+) -> None:
+    """Decide what happens to the nonconforming items (quality; signed)."""
+    from mes.services.quality import disposition
+
+    out = disposition(context(tctx), ncr, action, justification, op, qty)
+    show(out, json_, lambda d: say(f"{d['id']} dispositioned: {d['action']}"
+                                   + (f" from op {d['rework_op']}" if d["rework_op"] else "")))
+
+
+@ncr_app.command("close")
+def ncr_close(tctx: typer.Context, ncr: str, json_: JSON = False) -> None:
+    """Close a dispositioned NCR (quality; signed): its items come off hold."""
+    from mes.services.quality import close_ncr
+
+    out = close_ncr(context(tctx), ncr)
+    show(out, json_, lambda d: say(f"{d['id']} closed; off hold: "
+                                   f"{', '.join(d['unheld']) or 'nothing'}"))
+
+
+@ncr_app.command("list")
+def ncr_list(tctx: typer.Context,
+             open_: Annotated[bool, typer.Option("--open", help="only NCRs not closed")] = False,
+             item: Annotated[str | None, typer.Option(help="only NCRs on this lot/material")]
+             = None,
+             json_: JSON = False, csv_: CSV = False) -> None:
+    """List NCRs."""
+    from mes.services.quality import list_ncrs
+
+    listing(list_ncrs(context(tctx), open_, item),
+            ["id", "item", "units", "status", "action", "description", "opened_by",
+             "opened_at", "closed_at"], as_json=json_, as_csv=csv_)
+
+
+@ncr_app.command("show")
+def ncr_show(tctx: typer.Context, ncr: str, json_: JSON = False) -> None:
+    """Show an NCR with its signatures."""
+    from mes.services.quality import show_ncr
+
+    def human(d: dict[str, Any]) -> None:
+        say(f"{d['id']} on {d['kind']} {d['item']}: {d['status']}")
+        if d["units"]:
+            say(f"  units: {', '.join(d['units'])}")
+        say(f"  description: {d['description']}")
+        say(f"  opened {d['opened_at'][:19]}Z by {d['opened_by']}")
+        if d["action"]:
+            say(f"  disposition: {d['action']}"
+                + (f" from op {d['rework_op']}" if d["rework_op"] else "")
+                + (f" — {d['justification']}" if d["justification"] else ""))
+        if d["closed_at"]:
+            say(f"  closed {d['closed_at'][:19]}Z")
+        for s in d["signatures"]:
+            say(f"  signed: {s['full_name']} — {s['meaning']} — {s['local_time']}")
+
+    show(show_ncr(context(tctx), ncr), json_, human)
+
+
+# -- release, ship ---------------------------------------------------------------------------
+
+def release(tctx: typer.Context, lot: str, json_: JSON = False) -> None:
+    """Final acceptance of a lot (quality; signed): all units done, no open NCR, no hold."""
+    from mes.services.quality import release_lot
+
+    out = release_lot(context(tctx), lot)
+    show(out, json_, lambda d: say(
+        f"lot {d['lot']} released: {d['qty_released']} released, {d['qty_scrapped']} scrapped "
+        f"(signed by {d['signed_by']})"))
+
+
+def ship(tctx: typer.Context, lot: str,
+         to: Annotated[str, typer.Option("--to", help="consignee name and place")],
+         ref: Annotated[str, typer.Option(help="delivery note reference")],
+         units: Annotated[str | None, typer.Option(
+             help="serials to ship, comma-separated (default: all released)")] = None,
+         qty: Annotated[int | None, typer.Option(help="non-serialized lots: quantity")] = None,
+         json_: JSON = False) -> None:
+    """Ship released units of a lot to a consignee."""
+    from mes.services.quality import ship as run
+
+    out = run(context(tctx), lot, to, ref, _ids(units), qty)
+    show(out, json_, lambda d: say(f"shipped {d['qty']} of lot {d['lot']} to {d['consignee']} "
+                                   f"({d['ref']}); lot {d['lot_status']}"))
+
+
+# -- reports ---------------------------------------------------------------------------------
+
+@report_app.command("yield")
+def yield_(tctx: typer.Context,
+           part: Annotated[str | None, typer.Option(help="only this part")] = None,
+           since: Annotated[str | None, typer.Option(help="YYYY-MM-DD (UTC)")] = None,
+           json_: JSON = False, csv_: CSV = False) -> None:
+    """First-pass yield, scrap and cycle times per part and operation."""
+    from mes.cli.common import parse_date
+    from mes.services.quality import yield_report
+
+    day = parse_date(since, "--since")
+    rows = yield_report(context(tctx), part, day.isoformat() if day else None)
+    listing(rows, ["part", "op", "name", "first_attempts", "first_pass", "fpy_pct",
+                   "attempts", "failed", "mean_cycle_s", "median_cycle_s", "part_scrapped",
+                   "part_lots_in_process"], as_json=json_, as_csv=csv_, title="yield")
+
+
+# -- DHR -------------------------------------------------------------------------------------
+
+def dhr(tctx: typer.Context, lot: str,
+        out: Annotated[Path | None, typer.Option(
+            "--out", help="directory for dhr.pdf and dhr.json (default: lots/<lot>/)")] = None,
+        json_: JSON = False) -> None:
+    """Device History Record of a lot: writes dhr.pdf and dhr.json."""
+    from mes.services.dhr import write_dhr
+
+    res = write_dhr(context(tctx), lot, out)
+    if json_:
+        emit_json(res["dhr"])
+        note(f"wrote {res['pdf']} and {res['json']}")
+    else:
+        say(res["pdf"])
+        say(res["json"])
+        note(f"chain head #{res['dhr']['chain_head']['seq']} {res['dhr']['chain_head']['hash']}")

@@ -1,0 +1,243 @@
+"""Trace back (what is in it), trace forward (what was made from it), recall scope and hold."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mes import clock
+from mes.domain.ids import normalise_scan
+from mes.errors import InvalidInput, Refused
+from mes.services.auth import prepare_signature, require, sign
+from mes.services.context import Context
+from mes.services.lots import resolve
+from mes.store import genealogy
+from mes.store.base import Store
+
+# Unit/lot statuses that are no longer in the plant (a recall hold does not apply).
+OUT_OF_PLANT = frozenset({"shipped", "scrapped"})
+
+
+def _parts(store: Store) -> dict[str, dict[str, Any]]:
+    return {r["number"]: json.loads(r["doc"]) for r in store.all("SELECT number, doc FROM parts")}
+
+
+def _root(store: Store, item_id: str) -> tuple[str, dict[str, Any]]:
+    return resolve(store, normalise_scan(item_id))
+
+
+def _check_depth(depth: int | None) -> int | None:
+    if depth is not None and depth < 1:
+        raise InvalidInput("--depth must be 1 or more", field="depth")
+    return depth
+
+
+# -- backward ------------------------------------------------------------------------------
+
+def backward(ctx: Context, item_id: str, depth: int | None = None) -> dict[str, Any]:
+    """Everything in a unit or lot: units, lots, material lots, firmware, with each
+    consumption's op, station and time, as a tree and as a flat list of edges."""
+    store = ctx.store
+    kind, row = _root(store, item_id)
+    if kind not in ("unit", "lot"):
+        raise Refused(f"{item_id} is a {kind}: trace back starts from a lot or unit serial "
+                      f"(try `mes trace forward {item_id}`)")
+    root = row["serial"] if kind == "unit" else row["id"]
+    depth = _check_depth(depth)
+    edges = genealogy.backward_edges(store, root, depth)
+    details = genealogy.backward_details(store, root, depth)
+    parts = _parts(store)
+    info = _node_info(details, parts)
+    lot_id = row["lot_id"] if kind == "unit" else row["id"]
+    lot = store.get("lots", lot_id) or {}
+    root_units = [] if kind == "unit" else [
+        u["serial"] for u in store.find("units", {"lot_id": root}, order="serial")]
+    rows = [_edge_row(e, info) for e in edges]
+    tree = _tree(root, kind, lot, root_units, rows, info, parts)
+    flashes = [{"serial": f["serial"], "image": f["image_id"], "version": f["version"],
+                "sha256": f["image_sha256"], "mcu_uid": f["mcu_uid"],
+                "station": f["station_id"], "attempt": f["attempt"], "verify": f["verify"],
+                "at": f["at"]} for f in details["flashes"]]
+    return {"root": root, "kind": kind, "part": lot.get("part"), "lot": lot_id,
+            "depth": depth, "edges": rows, "tree": tree,
+            "materials": [info[m["id"]] for m in details["materials"]],
+            "firmware": [info[f["id"]] for f in details["firmware"]],
+            "flashes": flashes,
+            "counts": {"edges": len(rows), **{
+                k: len({r["child"] for r in rows if r["kind"] == kk})
+                for k, kk in (("units", "unit"), ("lots", "lot"), ("materials", "material"),
+                              ("firmware", "firmware"))}}}
+
+
+def _node_info(details: dict[str, list[dict[str, Any]]], parts: dict[str, dict[str, Any]]
+               ) -> dict[str, dict[str, Any]]:
+    info: dict[str, dict[str, Any]] = {}
+    for u in details["units"]:
+        info[u["serial"]] = {"id": u["serial"], "kind": "unit", "part": u["part"],
+                             "part_name": parts.get(u["part"], {}).get("name"),
+                             "lot": u["lot_id"], "status": u["status"],
+                             "on_hold": bool(u["on_hold"]), "mcu_uid": u["mcu_uid"]}
+    for lot in details["lots"]:
+        info[lot["id"]] = {"id": lot["id"], "kind": "lot", "part": lot["part"],
+                           "part_name": parts.get(lot["part"], {}).get("name"),
+                           "lot": lot["id"], "status": lot["status"],
+                           "on_hold": bool(lot["on_hold"])}
+    for m in details["materials"]:
+        info[m["id"]] = {"id": m["id"], "kind": "material", "part": m["part"],
+                         "part_name": parts.get(m["part"], {}).get("name"),
+                         "supplier": m["supplier"], "supplier_lot": m["supplier_lot"],
+                         "mpn": m["mpn"], "date_code": m["date_code"], "expiry": m["expiry"],
+                         "origin": m["origin"], "cert": m["cert"], "status": m["status"],
+                         "on_hold": bool(m["on_hold"])}
+    for f in details["firmware"]:
+        info[f["id"]] = {"id": f["id"], "kind": "firmware", "part": f["part"],
+                         "part_name": parts.get(f["part"], {}).get("name"),
+                         "version": f["version"], "sha256": f["sha256"], "status": f["status"]}
+    return info
+
+
+def _edge_row(e: dict[str, Any], info: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    child = info.get(e["child"], {})
+    return {"parent": e["parent"], "child": e["child"], "kind": e["child_kind"],
+            "part": child.get("part"), "qty": e["qty"], "op": e["op"],
+            "station": e["station_id"], "at": e["at"], "refdes": e["refdes"],
+            "feeder": e["feeder"], "supplier": child.get("supplier"),
+            "supplier_lot": child.get("supplier_lot"), "date_code": child.get("date_code"),
+            "origin": child.get("origin"), "version": child.get("version"),
+            "lot": child.get("lot")}
+
+
+def _tree(root: str, kind: str, lot: dict[str, Any], root_units: list[str],
+          rows: list[dict[str, Any]], info: dict[str, dict[str, Any]],
+          parts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Nested nodes built from the edges (a shared child appears under each parent)."""
+    by_parent: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_parent.setdefault(r["parent"], []).append(r)
+
+    def node(item: str, edge: dict[str, Any] | None, seen: frozenset[str]) -> dict[str, Any]:
+        base = dict(info.get(item, {"id": item}))
+        if edge is not None:
+            base.update({"qty": edge["qty"], "op": edge["op"], "station": edge["station"],
+                         "at": edge["at"], "refdes": edge["refdes"], "feeder": edge["feeder"]})
+        if item in seen:  # corrupt data with a cycle: stop here
+            base["children"] = []
+            return base
+        base["children"] = [node(c["child"], c, seen | {item}) for c in by_parent.get(item, [])]
+        return base
+
+    top: dict[str, Any] = {"id": root, "kind": kind, "part": lot.get("part"),
+           "part_name": parts.get(lot.get("part") or "", {}).get("name"),
+           "status": (lot.get("status") if kind == "lot" else None)}
+    if kind == "unit":
+        top = {**top, **info.get(root, {}), "lot": lot.get("id")}
+    top["children"] = [node(c["child"], c, frozenset({root}))
+                       for c in by_parent.get(root, [])]
+    top["children"] += [node(u, None, frozenset({root})) for u in root_units]
+    return top
+
+
+# -- forward -------------------------------------------------------------------------------
+
+def forward(ctx: Context, item_id: str, finished: bool = False, depth: int | None = None
+            ) -> dict[str, Any]:
+    """Every lot and unit that contains the start point at any depth, with its status."""
+    store = ctx.store
+    kind, row = _root(store, item_id)
+    start = row["serial"] if kind == "unit" else row["id"]
+    items = genealogy.forward_items(store, start, _check_depth(depth))
+    lot_ids = sorted({r["lot_id"] for r in items})
+    ships = genealogy.shipments_of(store, lot_ids)
+    shipped_to: dict[str, list[dict[str, Any]]] = {}
+    for s in ships:
+        serials = json.loads(s["serials"]) if s["serials"] else []
+        entry = {"consignee": s["consignee"], "ref": s["ref"], "shipped_at": s["shipped_at"]}
+        for key in serials or [s["lot_id"]]:
+            shipped_to.setdefault(key, []).append(entry)
+        if serials:
+            shipped_to.setdefault(s["lot_id"], []).append(entry)
+    out = []
+    for r in items:
+        if finished and r["part_kind"] != "device":
+            continue
+        dest = shipped_to.get(r["id"], [])
+        out.append({"id": r["id"], "kind": r["kind"], "lot": r["lot_id"], "part": r["part"],
+                    "part_kind": r["part_kind"], "status": r["status"],
+                    "on_hold": bool(r["on_hold"]), "hold_reason": r["hold_reason"],
+                    "consumed_into": r["consumed_into"], "direct": bool(r["direct"]),
+                    "serialized": bool(r["serialized"]),
+                    "consignee": "; ".join(sorted({d["consignee"] for d in dest})) or None,
+                    "shipment_ref": "; ".join(sorted({d["ref"] for d in dest})) or None})
+    out.sort(key=lambda x: (x["kind"] != "lot", x["part"], x["id"]))
+    counts: dict[str, int] = {}
+    for x in out:
+        if x["kind"] == "unit" or not x["serialized"]:
+            counts[x["status"]] = counts.get(x["status"], 0) + 1
+    return {"start": start, "kind": kind, "finished_only": finished, "items": out,
+            "counts": counts,
+            "units": sum(1 for x in out if x["kind"] == "unit"),
+            "lots": sum(1 for x in out if x["kind"] == "lot")}
+
+
+# -- recall --------------------------------------------------------------------------------
+
+def recall(ctx: Context, item_id: str, reason: str, hold: bool = False) -> dict[str, Any]:
+    """Recall scope of a start point; with hold, every affected item still in the plant is
+    put on hold in one signed transaction."""
+    if not reason.strip():
+        raise InvalidInput("a recall needs a --reason (e.g. the supplier notice)",
+                           field="reason")
+    store = ctx.store
+    if not hold:
+        require(ctx, "recall")
+    scope = forward(ctx, item_id)
+    kind, row = _root(store, item_id)
+    start = scope["start"]
+    to_hold = _hold_targets(scope["items"])
+    start_row = None
+    if kind in ("material", "lot", "unit") and not row["on_hold"] and \
+            row.get("status") not in OUT_OF_PLANT:
+        start_row = (kind, start)
+    out: dict[str, Any] = {**scope, "reason": reason, "held": []}
+    if not hold:
+        out["would_hold"] = [i for _, i in to_hold] + ([start] if start_row else [])
+        return out
+    signer = prepare_signature(ctx, "recall", "held")
+    held: list[str] = []
+    hold_reason = f"recall {start}: {reason}"
+    with store.transaction() as tx:
+        targets = to_hold + ([start_row] if start_row else [])
+        for k, item in targets:
+            table = {"unit": "units", "lot": "lots", "material": "material_lots"}[k]
+            changes: dict[str, Any] = {"on_hold": True}
+            if table != "material_lots":
+                changes["hold_reason"] = hold_reason
+            if tx.update(table, item, changes, expect={"on_hold": False}) != 1:
+                continue  # put on hold meanwhile by someone else: already held
+            tx.append_audit(username=signer.actor.username, station=ctx.station,
+                            action=f"{k}.hold", entity_type=k, entity_id=item,
+                            old={"on_hold": False}, new={"on_hold": True}, reason=hold_reason)
+            held.append(item)
+        record = {"start": start, "reason": reason, "held": held,
+                  "scope": {"units": scope["units"], "lots": scope["lots"],
+                            "counts": scope["counts"]}, "at": clock.now_iso()}
+        tx.append_audit(username=signer.actor.username, station=ctx.station,
+                        action="recall.hold", entity_type=kind, entity_id=start,
+                        new={"held": held, "scope_counts": scope["counts"]}, reason=reason)
+        sign(tx, signer, "recall", start, record)
+    out["held"] = held
+    return out
+
+
+def _hold_targets(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Units still in the plant, and lots that themselves contain the start point
+    (non-serialized lots); a serialized lot reached through some of its units is not held
+    as a whole, so its unaffected units stay free. Units built into another unit follow
+    that unit (it is in the scope too)."""
+    out = []
+    for x in items:
+        if x["on_hold"] or x["status"] in OUT_OF_PLANT or x["status"] == "consumed":
+            continue
+        if x["kind"] == "unit" or (x["kind"] == "lot" and x["direct"] and not x["serialized"]):
+            out.append((x["kind"], x["id"]))
+    return out

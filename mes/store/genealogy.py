@@ -1,0 +1,138 @@
+"""Genealogy queries: recursive CTEs over `edges` (parent was made from child).
+
+The only place with the genealogy SQL (DESIGN §3, §4). Each function is one query
+whose cost depends on the size of its answer, not on the size of the database:
+the recursion walks `edges` through its two indexes (edges_parent, edges_child)
+and the final selects use the `… WHERE id IN (SELECT id FROM walk)` form, never
+`FROM walk JOIN items …` (which SQLite 3.40 planned as a full scan with a Bloom
+filter). No per-node round trips.
+
+Backward ("what is in it"): from a unit, or a lot and all of its units, down the
+edges to units, lots, material lots and firmware images.
+Forward ("what was made from it"): from any item up the edges; a material consumed
+into a non-serialized lot continues from that lot to whatever consumed the lot, a
+unit continues to the units it was built into. Lots containing reached units are
+reported as well.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mes.store.base import Row, Store
+
+# Genealogy is a DAG; the bound only protects against corrupt data with a cycle.
+MAX_DEPTH = 64
+
+_DOWN = """WITH RECURSIVE down(id, depth) AS (
+    SELECT i.id, 0 FROM items i
+     WHERE i.id = ? OR i.id IN (SELECT u0.serial FROM units u0 WHERE u0.lot_id = ?)
+    UNION
+    SELECT e.child, d.depth + 1 FROM edges e JOIN down d ON e.parent = d.id
+     WHERE d.depth < ?
+)
+"""
+
+_UP = """WITH RECURSIVE up(id, depth) AS (
+    SELECT i.id, 0 FROM items i
+     WHERE i.id = ? OR i.id IN (SELECT u0.serial FROM units u0 WHERE u0.lot_id = ?)
+    UNION
+    SELECT e.parent, u.depth + 1 FROM edges e JOIN up u ON e.child = u.id
+     WHERE u.depth < ?
+), hit(id) AS MATERIALIZED (SELECT DISTINCT id FROM up WHERE depth > 0)
+"""
+
+
+def _depth(depth: int | None) -> int:
+    return MAX_DEPTH if depth is None else max(0, min(int(depth), MAX_DEPTH))
+
+
+def backward_edges(store: Store, root: str, depth: int | None = None) -> list[Row]:
+    """Every consumption edge below `root` (a unit, or a lot with all its units).
+
+    Each row: the edge columns and `child_kind` (unit | lot | material | firmware); the
+    tree (and each node's depth) is rebuilt by the caller from parent → child.
+    """
+    d = _depth(depth)
+    sql = _DOWN + """
+    SELECT e.id, e.parent, e.child, e.qty, e.op, e.step_id, e.station_id, e.refdes, e.feeder,
+           e.at, i.kind AS child_kind
+      FROM edges e JOIN items i ON i.id = e.child
+     WHERE e.parent IN (SELECT id FROM down WHERE depth < ?)
+     ORDER BY e.id"""
+    return store.all(sql, (root, root, d, d))
+
+
+def backward_details(store: Store, root: str, depth: int | None = None
+                     ) -> dict[str, list[Row]]:
+    """The records of everything below `root`: units, lots, material lots, firmware images
+    (each with its part), and the flashes recorded on the units in the tree."""
+    d = _depth(depth)
+    params = (root, root, d)
+    inside = "IN (SELECT id FROM down)"
+    return {
+        "units": store.all(_DOWN + f"""
+            SELECT u.serial, u.lot_id, u.status, u.on_hold, u.hold_reason, u.mcu_uid,
+                   u.consumed_into, l.part
+              FROM units u JOIN lots l ON l.id = u.lot_id
+             WHERE u.serial {inside} ORDER BY u.serial""", params),
+        "lots": store.all(_DOWN + f"""
+            SELECT l.id, l.part, l.status, l.on_hold, l.hold_reason, l.serialized, l.qty
+              FROM lots l WHERE l.id {inside} ORDER BY l.id""", params),
+        "materials": store.all(_DOWN + f"""
+            SELECT m.* FROM material_lots m WHERE m.id {inside} ORDER BY m.id""", params),
+        "firmware": store.all(_DOWN + f"""
+            SELECT f.id, f.part, f.version, f.sha256, f.status FROM firmware f
+             WHERE f.id {inside} ORDER BY f.id""", params),
+        "flashes": store.all(_DOWN + f"""
+            SELECT fl.serial, fl.image_id, fl.image_sha256, fl.mcu_uid, fl.station_id,
+                   fl.attempt, fl.verify, fl.at, fw.version, fw.part AS image_part
+              FROM flashes fl LEFT JOIN firmware fw ON fw.id = fl.image_id
+             WHERE fl.serial {inside} ORDER BY fl.serial, fl.id""", params),
+    }
+
+
+def forward_items(store: Store, start: str, depth: int | None = None) -> list[Row]:
+    """Every unit and lot that contains `start` at any depth (the start itself, and for a
+    lot its own units, excluded).
+
+    Rows: kind ('unit' | 'lot'), id, lot_id, part, part_kind, status, on_hold,
+    hold_reason, consumed_into, serialized, direct (1 when the item itself is in the
+    edge graph; 0 for a lot reached only through some of its units).
+    """
+    d = _depth(depth)
+    sql = _UP + """
+    SELECT 'unit' AS kind, u.serial AS id, u.lot_id, l.part, p.kind AS part_kind, u.status,
+           u.on_hold, u.hold_reason, u.consumed_into, l.serialized, 1 AS direct
+      FROM units u JOIN lots l ON l.id = u.lot_id JOIN parts p ON p.number = l.part
+     WHERE u.serial IN (SELECT id FROM hit)
+    UNION ALL
+    SELECT 'lot', l.id, l.id, l.part, p.kind, l.status, l.on_hold, l.hold_reason, NULL,
+           l.serialized, CASE WHEN l.id IN (SELECT id FROM hit) THEN 1 ELSE 0 END
+      FROM lots l JOIN parts p ON p.number = l.part
+     WHERE l.id IN (SELECT id FROM hit UNION
+                    SELECT u2.lot_id FROM units u2 WHERE u2.serial IN (SELECT id FROM hit))
+    """
+    return store.all(sql, (start, start, d))
+
+
+def shipments_of(store: Store, lot_ids: list[str]) -> list[Row]:
+    """Shipment rows of the given lots (used to name consignees in a trace or recall)."""
+    out: list[Row] = []
+    for i in range(0, len(lot_ids), 500):
+        chunk = lot_ids[i:i + 500]
+        marks = ", ".join("?" for _ in chunk)
+        out.extend(store.all(f"SELECT * FROM shipments WHERE lot_id IN ({marks}) ORDER BY id",
+                             chunk))
+    return out
+
+
+def explain(store: Store, sql_name: str) -> list[Any]:
+    """Query plans (for benchmarks and tests): 'backward' or 'forward'."""
+    if sql_name == "backward":
+        sql = _DOWN + "SELECT e.id FROM edges e WHERE e.parent IN (SELECT id FROM down)"
+        params: tuple[Any, ...] = ("X", "X", MAX_DEPTH)
+    else:
+        sql = _UP + "SELECT u.serial FROM units u WHERE u.serial IN (SELECT id FROM hit)"
+        params = ("X", "X", MAX_DEPTH)
+    return store.all("EXPLAIN QUERY PLAN " + sql, params)
