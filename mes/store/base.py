@@ -94,10 +94,10 @@ class Store:
             yield self
         except BaseException:
             self._depth = 0
-            self.conn.rollback() if self.dialect == "postgres" else self.conn.execute("ROLLBACK")
+            self.conn.execute("ROLLBACK")
             raise
         self._depth = 0
-        self.conn.commit() if self.dialect == "postgres" else self.conn.execute("COMMIT")
+        self.conn.execute("COMMIT")
 
     def in_transaction(self) -> bool:
         return self._depth > 0
