@@ -1,0 +1,441 @@
+"""Printing, recording and verifying labels (DESIGN §6, §7; 21 CFR 820.184(e)).
+
+Content comes from the records only:
+- product name, REF, GTIN, shelf life: the part catalog;
+- manufacturer name and address: the lot's site;
+- manufacture date: the UTC date the unit's first routing step started (for a lot label, the
+  lot's first step), else the lot's creation date; use-by = manufacture + shelf_life_days;
+- LOT = lot id, SN = serial; (8012) firmware version = the image flashed into the PCBA built
+  into the unit (genealogy: device -> PCBA unit -> firmware image), printed when present;
+- the origin claim only when the lot's origin decision (computed now) is positive.
+
+A print job writes ONE file (labels/<lot>/<lot>-<UTC>-<job>.pdf|zpl) through a temp file in
+the same directory, verifies the PDF by rasterising and decoding it, then records every label
+(+ audit) and renames the file into place in one transaction. A file whose decoded UDI differs
+from the element string about to be recorded is never handed over (exit 7).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mes import clock
+from mes.domain.gs1 import Udi
+from mes.domain.model import Part
+from mes.errors import IntegrityFailure, InvalidInput, MesError, NotFound, Refused
+from mes.render.label_content import LabelContent
+from mes.services.auth import require
+from mes.services.context import Context
+from mes.services.lots import resolve
+from mes.services.routings import get_part, routing_version
+from mes.services.steps import passed_ops
+from mes.store.base import Store
+
+if TYPE_CHECKING:
+    from mes.render.label_templates import Template
+
+DEFAULT_TEMPLATE = {"unit": "udi-100x50", "shipper": "shipper-100x150"}
+FORMATS = ("pdf", "zpl")
+
+
+@dataclass
+class PrintRequest:
+    targets: list[str]
+    template: str | None = None
+    out_dir: Path | None = None
+    fmt: str = "pdf"
+    origin_claim: bool = True
+    verify: bool = True
+    reprint: bool = False
+    reason: str | None = None
+
+
+def template_dirs(ctx: Context) -> list[Path]:
+    return [ctx.workspace / "labels"]
+
+
+# -- what to label -----------------------------------------------------------------------------
+
+def _targets(store: Store, scans: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """(lot, units, kind): units to label ('unit') or the lot itself ('shipper')."""
+    if not scans:
+        raise InvalidInput("give serials or one lot id to label", field="targets")
+    lot: dict[str, Any] | None = None
+    units: list[dict[str, Any]] = []
+    kind = ""
+    for scan in scans:
+        k, row = resolve(store, scan.strip().upper())
+        if k == "lot":
+            this_lot = row
+            if row["serialized"]:
+                units += [u for u in store.find("units", {"lot_id": row["id"]}, order="serial")
+                          if u["status"] not in ("scrapped", "consumed")]
+                this_kind = "unit"
+            else:
+                this_kind = "shipper"
+        elif k == "unit":
+            this_lot = store.get("lots", row["lot_id"]) or {}
+            units.append(row)
+            this_kind = "unit"
+        else:
+            raise Refused(f"{scan} is a {k}: label a lot or unit serials")
+        if lot is not None and this_lot["id"] != lot["id"]:
+            raise InvalidInput(f"{scan} is from lot {this_lot['id']}, not {lot['id']}: one print "
+                               "job labels one lot", field="targets")
+        if kind and this_kind != kind:
+            raise InvalidInput("mixing a lot label and unit labels in one job", field="targets")
+        lot, kind = this_lot, this_kind
+    assert lot is not None
+    units = list({u["serial"]: u for u in units}.values())  # each unit once, scan order
+    if kind == "unit" and not units:
+        raise Refused(f"lot {lot['id']} has no unit left to label")
+    return lot, units, kind
+
+
+def _check_ready(store: Store, lot: dict[str, Any], units: list[dict[str, Any]]) -> None:
+    if lot["on_hold"]:
+        raise Refused(f"lot {lot['id']} is on hold ({lot['hold_reason']}): labels are not "
+                      "printed for held product; ask quality")
+    if lot["status"] == "scrapped":
+        raise Refused(f"lot {lot['id']} is scrapped")
+    routing = routing_version(store, lot["part"], lot["routing_version"])
+    label_op = next((o for o in routing.operations if o.label), None)
+    if label_op is None:
+        raise Refused(f"routing {lot['part']} v{lot['routing_version']} has no labeling "
+                      "operation (label: true): labels cannot be printed for it")
+    needed = [o.op for o in routing.required_before(label_op.op)]
+    holders: list[dict[str, Any] | None] = list(units) or [None]
+    for u in holders:
+        if u is not None and u["on_hold"]:
+            raise Refused(f"unit {u['serial']} is on hold ({u['hold_reason']}): ask quality")
+        passed = passed_ops(store, lot, u)
+        missing = [op for op in needed if op not in passed]
+        if missing:
+            who = u["serial"] if u else lot["id"]
+            raise Refused(f"{who} has not passed op {', '.join(map(str, missing))} before the "
+                          f"labeling op {label_op.op} ({label_op.name}): finish those first")
+
+
+def _mfg_date(store: Store, lot: dict[str, Any], serial: str | None) -> date:
+    first = None
+    if serial:
+        first = store.scalar("SELECT min(started_at) FROM steps WHERE serial = ?", (serial,))
+    if first is None:
+        first = store.scalar("SELECT min(started_at) FROM steps WHERE lot_id = ?", (lot["id"],))
+    return datetime.fromisoformat(first or lot["created_at"]).date()
+
+
+def firmware_version(store: Store, serial: str) -> str | None:
+    """The version flashed into the unit's PCBA (or the unit itself), from the genealogy."""
+    items = [serial] + [r["child"] for r in store.all(
+        "SELECT e.child FROM edges e JOIN items i ON i.id = e.child WHERE e.parent = ? AND "
+        "i.kind = 'unit' ORDER BY e.id", (serial,))]
+    for item in items:
+        row = store.one("SELECT f.version FROM edges e JOIN firmware f ON f.id = e.child "
+                        "WHERE e.parent = ? ORDER BY e.id DESC LIMIT 1", (item,))
+        if row is None:
+            row = store.one("SELECT f.version FROM flashes x JOIN firmware f ON f.id = "
+                            "x.image_id WHERE x.serial = ? AND (x.exit_status IS NULL OR "
+                            "x.exit_status = 0) ORDER BY x.id DESC LIMIT 1", (item,))
+        if row is not None:
+            return str(row["version"])
+    return None
+
+
+def _udi(part: Part, lot: dict[str, Any], serial: str | None, mfg: date,
+         fw: str | None, count: int | None) -> Udi:
+    if not part.gtin:
+        raise InvalidInput(f"part {part.number} has no GTIN in the catalog: a UDI label needs "
+                           "one", field="gtin")
+    expiry = mfg + timedelta(days=part.shelf_life_days) if part.shelf_life_days else None
+    udi = Udi(gtin=part.gtin, lot=lot["id"], serial=serial, mfg_date=mfg, expiry=expiry,
+              fw_version=fw, count=count)
+    udi.validate(strict=True)  # InvalidInput naming the field (gtin, lot, serial, …)
+    from mes.render.gs1_check import check_element_string
+
+    check_element_string(udi.hri())  # second opinion (biip) before anything is encoded
+    return udi
+
+
+def content_sha256(c: LabelContent) -> str:
+    """Hash of everything the page says: UDI data and every printed text."""
+    doc = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(c).items()}
+    text = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _rel(ctx: Context, path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ctx.workspace.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+# -- print ---------------------------------------------------------------------------------------
+
+def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
+    actor = require(ctx, "label.print")
+    if req.fmt not in FORMATS:
+        raise InvalidInput(f"--format must be pdf or zpl, not {req.fmt!r}", field="format")
+    if req.reprint and not (req.reason or "").strip():
+        raise InvalidInput("--reprint needs --reason (why the label is printed again)",
+                           field="reason")
+    if req.reason and not req.reprint:
+        raise InvalidInput("--reason is for --reprint only", field="reason")
+    store = ctx.store
+    lot, units, kind = _targets(store, req.targets)
+    _check_ready(store, lot, units)
+    part = get_part(store, lot["part"])
+    items = [u["serial"] for u in units] if kind == "unit" else [lot["id"]]
+
+    # already labelled? (reprints are counted per item)
+    previous: dict[str, int] = {}
+    for item in items:
+        n = store.scalar("SELECT max(reprint) FROM labels WHERE item_id = ?", (item,))
+        if n is not None:
+            previous[item] = int(n)
+    if not req.reprint and previous:
+        first = sorted(previous)[0]
+        raise Refused(f"{first} is already labelled: use --reprint --reason \"…\""
+                      + (f" ({len(previous)} items already labelled)" if len(previous) > 1
+                         else ""))
+    if req.reprint:
+        never = [i for i in items if i not in previous]
+        if never:
+            raise Refused(f"{never[0]} was never labelled: print it without --reprint")
+
+    from mes.render.label_templates import load_template
+
+    template = load_template(req.template or DEFAULT_TEMPLATE[kind], template_dirs(ctx))
+    if template.kind != kind:
+        raise InvalidInput(f"template {template.name} is a {template.kind} label; this job needs "
+                           f"a {kind} label (e.g. {DEFAULT_TEMPLATE[kind]})", field="template")
+
+    from mes.services.workspace import config, site
+
+    cfg = config(ctx)
+    the_site = site(ctx, lot["site_id"])
+    origin: dict[str, Any] | None = None
+    if req.origin_claim:
+        from mes.services.origin import decide
+
+        origin = decide(ctx, lot["id"])
+        if not origin["positive"]:
+            why = "; ".join(origin["reasons"]) or "negative"
+            raise Refused(f"origin decision for lot {lot['id']} is negative ({why}): the label "
+                          "may not claim Morocco; print with --no-origin-claim to print it "
+                          "without any origin claim")
+    claim = origin is not None and bool(origin["positive"])
+    texts = {k: str(cfg.get(f"origin.claim.{k}", "")) for k in ("en", "fr", "ar")}
+
+    contents: list[LabelContent] = []
+    for item in items:
+        serial = item if kind == "unit" else None
+        mfg = _mfg_date(store, lot, serial)
+        fw = firmware_version(store, serial) if serial else None
+        count = None if serial else int(lot["qty"] - lot["qty_scrapped"])
+        udi = _udi(part, lot, serial, mfg, fw, count)
+        contents.append(LabelContent(
+            product_name=part.name, ref=part.ref or part.number,
+            manufacturer_name=the_site.get("manufacturer") or the_site["name"],
+            manufacturer_address=the_site.get("address") or "",
+            mfg_date=mfg, lot=lot["id"], udi_hri=udi.hri(), udi_data=udi.data(),
+            expiry=udi.expiry, serial=serial, quantity=count,
+            origin_claim=claim, origin_texts=texts,
+            country_code=str(cfg.get("origin.country", "MA")),
+            template_version=template.version, is_reprint=req.reprint))
+
+    if req.fmt == "pdf":
+        from mes.render.label_pdf import render_label_pdf
+
+        data = render_label_pdf(contents, template)
+    else:
+        from mes.render.label_zpl import render_label_zpl
+
+        data = render_label_zpl(contents, template)
+
+    out_root = req.out_dir or ctx.workspace / "labels"
+    folder = out_root / lot["id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    with store.transaction() as tx:
+        job = tx.next_counter("label_job")
+    stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
+    final = folder / f"{lot['id']}-{stamp}-J{job:06d}.{req.fmt}"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=folder)
+    tmp = Path(tmp_name)
+    renamed = False
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        verified: bool | None = None
+        if req.fmt == "pdf" and req.verify:
+            _verify_written(tmp, contents)
+            verified = True
+        printed_at = clock.now_iso()
+        rel = _rel(ctx, final)
+        records = []
+        with store.transaction() as tx:
+            for c, item in zip(contents, items, strict=True):
+                n = previous[item] + 1 if req.reprint else 0
+                digest = content_sha256(c)
+                label_id = tx.insert("labels", {
+                    "item_id": item, "lot_id": lot["id"], "template": template.name,
+                    "template_version": template.version, "format": req.fmt,
+                    "element_string": c.udi_hri, "content_sha256": digest, "file": rel,
+                    "username": actor.username, "printed_at": printed_at, "reprint": n,
+                    "reason": req.reason if req.reprint else None}, returning="id")
+                tx.append_audit(
+                    username=actor.username, station=ctx.station,
+                    action="label.reprint" if req.reprint else "label.print",
+                    entity_type="unit" if kind == "unit" else "lot", entity_id=item,
+                    new={"label": label_id, "template": template.name,
+                         "template_version": template.version, "format": req.fmt,
+                         "element_string": c.udi_hri, "content_sha256": digest, "file": rel,
+                         "reprint": n, "origin_claim": c.origin_claim,
+                         "origin_decision": origin["id"] if origin else None,
+                         "verified": verified},
+                    reason=req.reason if req.reprint else None)
+                records.append({"id": label_id, "item": item, "element_string": c.udi_hri,
+                                "content_sha256": digest, "reprint": n})
+            os.replace(tmp, final)  # last step inside the transaction: no record, no file
+            renamed = True
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        if renamed:
+            with contextlib.suppress(FileNotFoundError):
+                final.unlink()
+        raise
+    return {"lot": lot["id"], "file": rel, "path": str(final), "format": req.fmt,
+            "template": template.name, "template_version": template.version,
+            "labels": records, "reprint": req.reprint, "reason": req.reason,
+            "verified": verified, "origin_claim": claim,
+            "origin": None if origin is None else {
+                "decision": origin["id"], "positive": origin["positive"],
+                "local_pct": origin["local_pct"], "threshold_pct": origin["threshold_pct"]},
+            "note": None if req.fmt == "pdf" else
+            "ZPL: no raster verification possible; verify the printed labels with a scanner"}
+
+
+def _verify_written(path: Path, contents: list[LabelContent]) -> None:
+    from mes.render.label_verify import verify_pdf
+
+    pages = verify_pdf(path)
+    if len(pages) != len(contents):
+        raise IntegrityFailure(f"the label file has {len(pages)} pages for {len(contents)} "
+                               "labels: not handed over")
+    for page, c in zip(pages, contents, strict=True):
+        if not page.ok or page.udi_hri != c.udi_hri:
+            got = page.udi_hri or ("no GS1 DataMatrix found" if not page.found else
+                                   f"{page.symbology_identifier} {page.data!r}")
+            raise IntegrityFailure(f"label page {page.page}: the symbol reads {got!r}, expected "
+                                   f"{c.udi_hri}: file not handed over to the printer")
+
+
+# -- verify --------------------------------------------------------------------------------------
+
+def verify_file(ctx: Context, path: Path) -> dict[str, Any]:
+    """Decode every page; compare with the recorded element strings when the file is known."""
+    if not path.is_file():
+        raise NotFound(f"{path}: no such file")
+    if path.suffix.lower() == ".zpl":
+        raise InvalidInput("a ZPL file cannot be verified by rasterising: scan the printed "
+                           "labels", field="file")
+    from mes.render.label_verify import verify_pdf
+
+    pages = verify_pdf(path)
+    rows: list[dict[str, Any]] = []
+    try:
+        store = ctx.store
+        rel = _rel(ctx, path)
+        rows = store.all("SELECT * FROM labels WHERE file = ? ORDER BY id", (rel,))
+    except MesError:  # no workspace database: decode only
+        rows = []
+    known = bool(rows)
+    report = []
+    all_ok = True
+    for i, p in enumerate(pages):
+        expected = rows[i]["element_string"] if known and i < len(rows) else None
+        ok = p.ok and (not known or p.udi_hri == expected)
+        all_ok = all_ok and ok
+        report.append({"page": p.page, "found": p.found,
+                       "symbology_identifier": p.symbology_identifier,
+                       "gs1": p.content_type_gs1, "udi_hri": p.udi_hri,
+                       "expected": expected, "item": rows[i]["item_id"]
+                       if known and i < len(rows) else None, "ok": ok})
+    if known and len(rows) != len(pages):
+        all_ok = False
+    return {"file": str(path), "known": known, "recorded_labels": len(rows),
+            "pages": report, "ok": all_ok and bool(pages)}
+
+
+# -- templates and preview -------------------------------------------------------------------
+
+def templates(ctx: Context) -> list[dict[str, Any]]:
+    from mes.render.label_templates import list_templates
+
+    return [{"name": t.name, "version": t.version, "kind": t.kind,
+             "stock": f"{t.width_mm:g}x{t.height_mm:g} mm", "dpi": t.dpi,
+             "module_mm": round(t.module_mm, 3), "path": t.path}
+            for t in list_templates(template_dirs(ctx))]
+
+
+SPECIMEN_GTIN = "09506000134352"  # GS1's own example GTIN: never a real product
+
+
+def specimen(t: Template) -> LabelContent:
+    """Obviously sample data, every text saying SPECIMEN, cut to the template's limits."""
+    lim = t.limits
+
+    def fit(text: str, key: str) -> str:
+        return text[: lim.get(key, len(text))].rstrip(" -")
+
+    mfg = date(2026, 1, 15)
+    unit = t.kind == "unit"
+    serial = fit("SPECIMEN-0001", "serial") if unit else None
+    count = None if unit else 10
+    fw = fit("0.0.0", "fw_version") if unit and lim.get("fw_version") else None
+    udi = Udi(SPECIMEN_GTIN, lot=fit("SPECIMEN", "lot"), serial=serial, mfg_date=mfg,
+              expiry=date(2031, 1, 15), fw_version=fw, count=count).validate()
+    return LabelContent(
+        product_name=fit("SPECIMEN - not a device", "product_name"),
+        ref=fit("SPECIMEN", "ref"),
+        manufacturer_name=fit("SPECIMEN manufacturer", "manufacturer_name"),
+        manufacturer_address=fit("SPECIMEN address", "manufacturer_address"),
+        mfg_date=mfg, lot=udi.lot or "", udi_hri=udi.hri(), udi_data=udi.data(),
+        expiry=udi.expiry, serial=serial, quantity=count, origin_claim=True,
+        template_version=t.version, is_reprint=False)
+
+
+def preview(ctx: Context, name: str, out: Path) -> dict[str, Any]:
+    from mes.render.label_pdf import render_label_pdf
+    from mes.render.label_templates import load_template
+    from mes.render.label_verify import preview_png
+
+    t = load_template(name, template_dirs(ctx))
+    png = preview_png(render_label_pdf([specimen(t)], t))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(png)
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return {"template": t.name, "version": t.version, "out": str(out), "bytes": len(png)}
+
+
+def labels_for(store: Store, lot_id: str) -> list[dict[str, Any]]:
+    return store.find("labels", {"lot_id": lot_id}, order="id")

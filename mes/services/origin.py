@@ -1,0 +1,175 @@
+"""Origin decisions (DESIGN §8): build each unit's composition from the records, decide, store.
+
+Per unit, from the genealogy: edges from the unit (or lot) to material lots (qty per unit,
+the material lot's own unit cost and origin, else the catalog's), to subassembly units
+(recursed) and to subassembly lots (recursed; a non-serialized lot's edges are per lot, so
+they are divided by its good quantity). Conversion costs are the routing's per-unit
+`conversion_cost` of every operation that has passed, at the country of the site of the
+station where it passed.
+
+A serialized lot is decided unit by unit and the lot takes the WORST unit (a negative one,
+else the lowest local share): the claim is printed on every unit, so every unit must carry
+it. The stored worksheet is that unit's, with the number of units evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mes import clock
+from mes.domain.origin import Composition, MaterialUse, OpRecord, Rule, evaluate, worst
+from mes.errors import NotFound
+from mes.services.context import Context
+from mes.services.routings import get_part, routing_version
+from mes.services.steps import passed_ops
+from mes.store.base import Store
+
+_MAX_DEPTH = 8
+
+
+def rule_from_config(cfg: dict[str, Any]) -> Rule:
+    return Rule(name=str(cfg.get("origin.rule_name", "origin rule")),
+                version=str(cfg.get("origin.rule_version", "1")),
+                threshold_pct=float(cfg.get("origin.threshold_pct", 40.0)),
+                country=str(cfg.get("origin.country", "MA")))
+
+
+class _Builder:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lots: dict[str, Composition] = {}
+        self._country: dict[str, str | None] = {}
+
+    def station_country(self, station_id: str) -> str | None:
+        if station_id not in self._country:
+            row = self.store.one("SELECT s.country FROM stations st JOIN sites s ON "
+                                 "s.id = st.site_id WHERE st.id = ?", (station_id,))
+            self._country[station_id] = row["country"] if row else None
+        return self._country[station_id]
+
+    def _ops(self, lot: dict[str, Any], unit: dict[str, Any] | None) -> tuple[OpRecord, ...]:
+        routing = routing_version(self.store, lot["part"], lot["routing_version"])
+        passed = passed_ops(self.store, lot, unit)
+        if unit is not None:
+            rows = self.store.all("SELECT op, station_id FROM steps WHERE serial = ? AND "
+                                  "status = 'passed' ORDER BY id", (unit["serial"],))
+        else:
+            rows = self.store.all("SELECT op, station_id FROM steps WHERE lot_id = ? AND "
+                                  "serial IS NULL AND status = 'passed' ORDER BY id",
+                                  (lot["id"],))
+        where = {r["op"]: r["station_id"] for r in rows}  # the last pass of each op
+        out = []
+        for o in routing.operations:
+            done = o.op in passed and o.op in where
+            out.append(OpRecord(
+                op=o.op, name=o.name, activity=o.activity, conversion_cost=o.conversion_cost,
+                origin_conferring=o.origin_conferring, performed=done,
+                site_country=self.station_country(where[o.op]) if done else None))
+        return tuple(out)
+
+    def _children(self, parent: str, divisor: float, depth: int
+                  ) -> tuple[tuple[MaterialUse, ...], tuple[tuple[float, Composition], ...]]:
+        mats: list[MaterialUse] = []
+        subs: list[tuple[float, Composition]] = []
+        edges = self.store.all("SELECT e.child, e.qty, i.kind FROM edges e JOIN items i ON "
+                               "i.id = e.child WHERE e.parent = ? ORDER BY e.id", (parent,))
+        for e in edges:
+            qty = float(e["qty"]) / divisor
+            if e["kind"] == "material":
+                m = self.store.get("material_lots", e["child"]) or {}
+                part = get_part(self.store, m["part"])
+                cost = m.get("unit_cost")
+                mats.append(MaterialUse(
+                    item=e["child"], part=m["part"], qty=qty,
+                    unit_cost=float(cost) if cost is not None else part.unit_cost,
+                    origin=m.get("origin") or part.origin))
+            elif e["kind"] in ("unit", "lot"):
+                subs.append((qty, self.compose(e["child"], depth + 1)))
+            # firmware images: no cost of their own, they are conversion of the flash op
+        return tuple(mats), tuple(subs)
+
+    def compose(self, item_id: str, depth: int = 0) -> Composition:
+        if depth > _MAX_DEPTH:
+            raise NotFound(f"genealogy of {item_id} is deeper than {_MAX_DEPTH} levels")
+        unit = self.store.get("units", item_id)
+        if unit is not None:
+            ulot = self.store.get("lots", unit["lot_id"]) or {}
+            mats, subs = self._children(item_id, 1.0, depth)
+            return Composition(item_id, ulot["part"], self._ops(ulot, unit), mats, subs)
+        if item_id in self._lots:
+            return self._lots[item_id]
+        lot = self.store.get("lots", item_id)
+        if lot is None:
+            raise NotFound(f"{item_id} is not a lot or a unit")
+        good = max(float(lot["qty"] - lot["qty_scrapped"]), 1.0)
+        mats, subs = self._children(item_id, good, depth)
+        comp = Composition(item_id, lot["part"], self._ops(lot, None), mats, subs)
+        self._lots[item_id] = comp
+        return comp
+
+
+def compute(store: Store, lot_id: str, rule: Rule) -> dict[str, Any]:
+    """The worksheet of a lot (its worst unit when serialized); does not store anything."""
+    lot = store.get("lots", lot_id)
+    if lot is None:
+        raise NotFound(f"no lot {lot_id}: see `mes lot list`")
+    b = _Builder(store)
+    if lot["serialized"]:
+        units = [u["serial"] for u in store.find("units", {"lot_id": lot_id}, order="serial")
+                 if u["status"] != "scrapped"]
+        if not units:
+            raise NotFound(f"lot {lot_id} has no unit left to decide for")
+        sheets = [evaluate(b.compose(s), rule) for s in units]
+        ws = worst(sheets)
+        ws["basis"] = (f"worst of {len(sheets)} unit(s) of lot {lot_id}: {ws['item']}"
+                       if len(sheets) > 1 else f"unit {ws['item']} of lot {lot_id}")
+        ws["units_evaluated"] = len(sheets)
+        ws["units_negative"] = sum(1 for s in sheets if not s["positive"])
+    else:
+        ws = evaluate(b.compose(lot_id), rule)
+        ws["basis"] = f"one unit of lot {lot_id} (lot quantities divided by the good quantity)"
+        ws["units_evaluated"] = 1
+        ws["units_negative"] = 0 if ws["positive"] else 1
+    ws["lot"] = lot_id
+    return ws
+
+
+def decide(ctx: Context, lot_id: str) -> dict[str, Any]:
+    """Compute, store (origin_decisions + audit, one transaction) and return the worksheet."""
+    from mes.services.auth import current_actor
+    from mes.services.workspace import config
+
+    actor = current_actor(ctx)
+    cfg = config(ctx)
+    rule = rule_from_config(cfg)
+    ws = compute(ctx.store, lot_id, rule)
+    claim = " / ".join(str(cfg.get(f"origin.claim.{k}", "")) for k in ("en", "fr", "ar"))
+    ws["claim"] = claim if ws["positive"] else None
+    now = clock.now_iso()
+    with ctx.store.transaction() as tx:
+        row_id = tx.insert("origin_decisions", {
+            "lot_id": lot_id, "decided_at": now, "positive": ws["positive"],
+            "rule_name": rule.name, "rule_version": rule.version,
+            "threshold_pct": rule.threshold_pct, "local_pct": ws["local_pct"],
+            "worksheet": ws}, returning="id")
+        tx.append_audit(username=actor.username, station=ctx.station, action="origin.decide",
+                        entity_type="lot", entity_id=lot_id,
+                        new={"decision": row_id, "positive": ws["positive"],
+                             "local_pct": ws["local_pct"], "rule": rule.name,
+                             "rule_version": rule.version, "reasons": ws["reasons"]})
+    ws["id"] = row_id
+    ws["decided_at"] = now
+    return ws
+
+
+def latest(store: Store, lot_id: str) -> dict[str, Any] | None:
+    row = store.one("SELECT * FROM origin_decisions WHERE lot_id = ? ORDER BY id DESC LIMIT 1",
+                    (lot_id,))
+    if row is None:
+        return None
+    ws = json.loads(row["worksheet"])
+    return {"id": row["id"], "lot": lot_id, "decided_at": row["decided_at"],
+            "positive": bool(row["positive"]), "rule_name": row["rule_name"],
+            "rule_version": row["rule_version"], "threshold_pct": row["threshold_pct"],
+            "local_pct": row["local_pct"], "claim": ws.get("claim"), "worksheet": ws}
