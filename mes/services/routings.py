@@ -4,28 +4,44 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mes import clock
 from mes.domain.model import Part, Routing, part_from_dict, routing_from_dict
-from mes.errors import NotFound, Refused
+from mes.errors import NotFound, Problem, Refused, ValidationFailed
 from mes.services.auth import prepare_signature, require, sign, signatures_for
 from mes.services.context import Context
 from mes.store.base import Store
 
+if TYPE_CHECKING:
+    from mes.ingest.routing_yaml import LoadedFile
+
 
 def validate_files(paths: list[Path]) -> list[dict[str, Any]]:
     """Check files without a database: every problem of every file is reported."""
-    from mes.ingest.routing_yaml import load_file
-
     out = []
-    for path in paths:
-        loaded = load_file(path)
+    for path, loaded in _load_all(paths):
         out.append({"file": str(path), "kind": loaded.kind,
                     "parts": len(loaded.parts),
                     "routing": loaded.routing.part if loaded.routing else None,
                     "operations": len(loaded.routing.operations) if loaded.routing else 0})
     return out
+
+
+def _load_all(paths: list[Path]) -> list[tuple[Path, LoadedFile]]:
+    """Parse and check every file; the problems of all files are reported together."""
+    from mes.ingest.routing_yaml import load_file
+
+    loaded: list[tuple[Path, LoadedFile]] = []
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            loaded.append((path, load_file(path)))
+        except ValidationFailed as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ValidationFailed(problems)
+    return loaded
 
 
 def load_files(ctx: Context, paths: list[Path]) -> list[dict[str, Any]]:
@@ -34,10 +50,8 @@ def load_files(ctx: Context, paths: list[Path]) -> list[dict[str, Any]]:
     All files are parsed and checked first, then written in one transaction: a bad file
     changes nothing.
     """
-    from mes.ingest.routing_yaml import load_file
-
     actor = require(ctx, "routing.load")
-    loaded = [(p, load_file(p)) for p in paths]
+    loaded = _load_all(paths)
     # Catalog files first, so a routing may refer to a part defined in the same load.
     loaded.sort(key=lambda pl: pl[1].kind != "catalog")
     store = ctx.store
