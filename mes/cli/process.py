@@ -1,0 +1,194 @@
+"""mes firmware register|approve|list, mes flash, mes molding import, mes cfx import."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mes.cli.common import context, emit_json, listing, note, say
+
+firmware_app = typer.Typer(help="Firmware image registry (technician registers, quality "
+                           "approves).", no_args_is_help=True)
+molding_app = typer.Typer(help="Injection molding: EUROMAP 63 shot reports.",
+                          no_args_is_help=True)
+cfx_app = typer.Typer(help="IPC-CFX machine messages (PCB assembly).", no_args_is_help=True)
+
+Json = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(firmware_app, name="firmware")
+    app.command("flash")(flash)
+    app.add_typer(molding_app, name="molding")
+    app.add_typer(cfx_app, name="cfx")
+
+
+# -- firmware ----------------------------------------------------------------------------------
+
+@firmware_app.command("register")
+def fw_register(tctx: typer.Context, file: Path,
+                part: Annotated[str, typer.Option(help="firmware part number, e.g. FW-OXI")],
+                version: Annotated[str, typer.Option(help="version, e.g. 1.4.2")],
+                json_: Json = False) -> None:
+    """Register a firmware image: a read-only copy is kept in the workspace with its sha256."""
+    from mes.services.firmware import register as do_register
+
+    row = do_register(context(tctx), file, part, version)
+    if json_:
+        emit_json(row)
+    else:
+        say(f"OK {row['id']} registered: sha256 {row['sha256']}, {row['size']} bytes; "
+            "awaiting quality approval")
+
+
+@firmware_app.command("approve")
+def fw_approve(tctx: typer.Context, part: str,
+               version: Annotated[str, typer.Option(help="version to approve")]) -> None:
+    """Approve a registered image for flashing (quality; signed)."""
+    from mes.services.firmware import approve
+
+    row = approve(context(tctx), part, version)
+    say(f"{row['id']} approved (sha256 {row['sha256'][:12]}…), signed by "
+        f"{row['signature']['full_name']}")
+
+
+@firmware_app.command("list")
+def fw_list(tctx: typer.Context, json_: Json = False,
+            csv_: Annotated[bool, typer.Option("--csv")] = False) -> None:
+    """List firmware images, their approval and whether the stored file still matches."""
+    from mes.services.firmware import list_images
+
+    listing(list_images(context(tctx)),
+            ["id", "status", "sha256", "size", "file_ok", "registered_by", "registered_at",
+             "approved_at"], as_json=json_, as_csv=csv_)
+
+
+# -- flash -------------------------------------------------------------------------------------
+
+def flash(
+    tctx: typer.Context,
+    serial: Annotated[str, typer.Argument(help="unit serial")],
+    command: Annotated[list[str] | None, typer.Argument(
+        help="after --: the programmer command; {image} {serial} {mcu_uid} are replaced",
+        show_default=False)] = None,
+    station: Annotated[str, typer.Option(help="flash station id")] = "",
+    image: Annotated[str, typer.Option(help="PART@VERSION, e.g. FW-OXI@1.4.2")] = "",
+    op: Annotated[int | None, typer.Option(help="flash op (default: the routing's)")] = None,
+    mcu_uid: Annotated[str | None, typer.Option(help="MCU unique id, hex")] = None,
+    verify: Annotated[str | None, typer.Option(help="pass | fail (typed form)")] = None,
+    timeout: Annotated[float, typer.Option(help="programmer timeout, seconds")] = 300.0,
+    json_: Json = False,
+) -> None:
+    """Flash firmware on a unit: type the result, or wrap the programmer after `--`."""
+    from mes.errors import InvalidInput
+    from mes.services.firmware import FlashRequest
+    from mes.services.firmware import flash as do_flash
+
+    if not station or not image:
+        raise InvalidInput("give --station and --image PART@VERSION")
+    out = do_flash(context(tctx), FlashRequest(
+        serial=serial, station=station.upper(), image=image, op=op, mcu_uid=mcu_uid,
+        verify=verify, command=command or [], timeout_s=timeout))
+    if json_:
+        emit_json(out)
+    elif out["status"] == "passed":
+        say(f"OK {out['serial']} flashed {out['image']} (attempt {out['attempt']}, MCU "
+            f"{out['mcu_uid']})")
+    else:
+        if out["output_tail"]:
+            note(out["output_tail"].rstrip()[-800:])
+        say(f"FAIL {out['serial']} flash {out['image']} attempt {out['attempt']}: "
+            f"{'; '.join(out['problems'])} — put on hold: call quality")
+
+
+# -- molding -----------------------------------------------------------------------------------
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[str, int, int | None], None] | None]:
+    """A rich progress bar on a terminal; nothing otherwise (scripts, tests)."""
+    if not sys.stdout.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"{label}: {stage}", total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+@molding_app.command("import")
+def molding_import(
+    tctx: typer.Context,
+    lot: str,
+    station: Annotated[str, typer.Option(help="injection molding machine station id")],
+    report: Annotated[Path, typer.Option(help="EUROMAP 63 REPORTS.DAT")],
+    mold: Annotated[str | None, typer.Option(help="mold id mounted, checked")] = None,
+    op: Annotated[int | None, typer.Option(help="molding op (default: the routing's)")]
+    = None,
+    consume: Annotated[list[str] | None, typer.Option(help="ID[:QTY], repeatable")] = None,
+    json_: Json = False,
+) -> None:
+    """Import a shot report onto a lot: per-shot window check, rejects, the molding step."""
+    from mes.services.molding import MoldingImport, import_report
+
+    req = MoldingImport(lot=lot.strip().upper(), station=station.upper(), report=report,
+                        op=op, mold=mold, consume=consume or [])
+    with _progress(report.name) as on_progress:
+        out = import_report(context(tctx), req, on_progress)
+    if json_:
+        emit_json(out)
+        return
+    say(f"{'OK' if out['status'] == 'passed' else 'FAIL'} lot {out['lot']} op {out['op']} "
+        f"({out['name']}): {out['shots']} shots, {out['good_shots']} good, "
+        f"{out['bad_shots']} bad → {out['parts_good']} parts good, {out['parts_rejected']} "
+        f"rejected ({out['reject_rate_pct']:g}%)")
+    if out["held"]:
+        say(f"lot {out['lot']} put on hold: reject rate above "
+            f"{out['hold_reject_rate_pct']:g}% — open an NCR")
+
+
+# -- cfx ---------------------------------------------------------------------------------------
+
+@cfx_app.command("import")
+def cfx_import(
+    tctx: typer.Context,
+    files: list[Path],
+    station: Annotated[str, typer.Option(help="station that sent the messages")],
+    op: Annotated[int | None, typer.Option(help="operation (default: from the station type "
+                                           "or the material's BOM line)")] = None,
+    map_: Annotated[list[str] | None, typer.Option(
+        "--map", help="CFX_NAME=SPEC: feed a reading to a data spec, repeatable")] = None,
+    json_: Json = False,
+) -> None:
+    """Import CFX messages; stops at the first refused message (earlier ones stay applied)."""
+    from mes.services.cfx import CfxImport, import_files, parse_mapping
+
+    rep = import_files(context(tctx), CfxImport(files=files, station=station.upper(), op=op,
+                                                mapping=parse_mapping(map_ or [])))
+    if json_:
+        emit_json(rep.as_dict())
+    else:
+        for a in rep.applied:
+            what = f"{a.get('installs')} installs" if "installs" in a else (
+                f"op {a.get('op')}" + (f", FAILED {', '.join(a['failed'])}"
+                                       if a.get("failed") else ""))
+            say(f"applied {a['name'].rsplit('.', 1)[-1]} {a['unique_id']}: {what} on "
+                f"{', '.join(a['units'])}")
+        for s in rep.skipped:
+            note(f"skipped {s['unique_id']}: {s['note']}")
+    if rep.error is not None:
+        note(f"stopped at {rep.refused['unique_id'] if rep.refused else '?'}; "
+             f"{rep.remaining} later messages not attempted")
+        raise rep.error
