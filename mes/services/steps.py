@@ -289,7 +289,7 @@ def _plan_consumption(tx: Store, t: Target, req: StepRequest) -> list[Consumptio
             raise Refused(f"{item} is a {kind}: it cannot be consumed by a step")
         covered.add(planned[-1].part)
     for line in t.op.consumes:
-        if line.part in covered:
+        if line.part in covered or _already_installed(tx, t, line.part):
             continue
         loaded = _loaded_material(tx, req.station, line.part)
         if loaded is None:
@@ -302,6 +302,17 @@ def _plan_consumption(tx: Store, t: Target, req: StepRequest) -> list[Consumptio
         planned.append(Consumption(material["id"], "material", line.qty * units_n, line.part,
                                    None, slot))
     return planned
+
+
+def _already_installed(tx: Store, t: Target, part: str) -> bool:
+    """Material a machine already reported installed on every unit here (IPC-CFX
+    MaterialsInstalled), or consumed by an earlier attempt, is not consumed again."""
+    items = [t.item_of(k) for k in t.keys]
+    marks = ", ".join("?" for _ in items)
+    done = tx.scalar(f"SELECT count(DISTINCT e.parent) FROM edges e JOIN material_lots m ON "
+                     f"m.id = e.child WHERE e.parent IN ({marks}) AND e.op = ? AND m.part = ?",
+                     (*items, t.op.op, part))
+    return int(done or 0) == len(items)
 
 
 def _line(op: Operation, part: str) -> BomLine:
