@@ -8,7 +8,7 @@ from typing import Any
 
 from mes import clock
 from mes.domain.ids import COUNTRY_RE, check_id
-from mes.errors import InvalidInput, Refused
+from mes.errors import InvalidInput, NotFound, Refused
 from mes.services.auth import check_user_fields, create_user
 from mes.services.context import Context
 from mes.store import is_postgres, open_store
@@ -39,7 +39,7 @@ def init_workspace(ctx: Context, *, site_name: str, country: str, manufacturer: 
     store = open_store(ctx.db, create=True)
     ctx._store = store
     if store.schema_version() and store.get("meta", "site_id"):
-        raise Refused(f"{ctx.db} is already an initialised workspace: nothing to do")
+        raise Refused(f"{store.location} is already an initialised workspace: nothing to do")
     store.migrate()
     now = clock.now_iso()
     with store.transaction():
@@ -57,7 +57,7 @@ def init_workspace(ctx: Context, *, site_name: str, country: str, manufacturer: 
                     password=password, created_by=admin)
     for sub in ("labels", "lots"):
         (ctx.workspace / sub).mkdir(parents=True, exist_ok=True)
-    return {"db": ctx.db, "site": site_id, "admin": admin}
+    return {"db": store.location, "site": site_id, "admin": admin}
 
 
 def config(ctx: Context) -> dict[str, Any]:
@@ -78,6 +78,10 @@ def set_config(ctx: Context, key: str, value: str) -> None:
             typed = float(value)
         except ValueError:
             raise InvalidInput(f"{key} needs a number, not {value!r}", field=key) from None
+        top = 100.0 if key.endswith("_pct") else 1e12
+        if not 0 <= typed <= top:
+            raise InvalidInput(f"{key} needs a number from 0 to {top:g}, not {value!r}",
+                               field=key)
     old = config(ctx).get(key)
     with ctx.store.transaction() as tx:
         n = tx.update("meta", f"config.{key}", {"value": json.dumps(typed)})
@@ -92,5 +96,5 @@ def site(ctx: Context, site_id: str | None = None) -> dict[str, Any]:
     sid = site_id or (store.get("meta", "site_id") or {}).get("value")
     row = store.get("sites", sid) if sid else None
     if row is None:
-        raise InvalidInput(f"site {sid} is not known")
+        raise NotFound(f"site {sid} is not known: see the sites given at `mes init`")
     return row

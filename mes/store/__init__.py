@@ -27,7 +27,8 @@ def open_store(db: str, *, create: bool = False) -> Store:
         if store.schema_version() == 0:
             from mes.errors import NotFound
 
-            raise NotFound(f"{db} is not an initialised mes workspace: run `mes init` first")
+            raise NotFound(f"{store.location} is not an initialised mes workspace: "
+                           "run `mes init` first")
         if store.schema_version() < SCHEMA_VERSION:
             store.migrate()
     return store

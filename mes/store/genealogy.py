@@ -135,4 +135,5 @@ def explain(store: Store, sql_name: str) -> list[Any]:
     else:
         sql = _UP + "SELECT u.serial FROM units u WHERE u.serial IN (SELECT id FROM hit)"
         params = ("X", "X", MAX_DEPTH)
-    return store.all("EXPLAIN QUERY PLAN " + sql, params)
+    prefix = "EXPLAIN " if store.dialect == "postgres" else "EXPLAIN QUERY PLAN "
+    return store.all(prefix + sql, params)

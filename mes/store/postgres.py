@@ -1,19 +1,29 @@
 """The plant-wide store: one PostgreSQL server shared by every station (psycopg 3).
 
-Same rows, same SQL (placeholders rewritten), same audit chain. The chain append is
-serialised with a transaction-level advisory lock, taken before the head is read, so
-concurrent stations can never fork it.
+Same rows, same SQL (placeholders rewritten), same audit chain, same results.
+
+Concurrency: every write transaction takes one transaction-level advisory lock right
+after BEGIN (the PostgreSQL counterpart of SQLite's BEGIN IMMEDIATE, DESIGN §4): write
+transactions from all stations run one at a time, each seeing everything committed
+before it, so the services' check-then-write rules hold exactly as on SQLite. Readers are
+never blocked (MVCC). The audit chain append additionally takes its own advisory lock
+before the head is read (also held by bulk loaders), so concurrent stations can never
+fork the chain.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mes.errors import NotFound
+from mes.errors import NotAuthorised, NotFound
 from mes.store.base import Store
 from mes.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 AUDIT_LOCK_KEY = 0x6D6573  # "mes": one advisory lock for the audit chain head
+MIGRATE_LOCK_KEY = AUDIT_LOCK_KEY + 1  # one migration at a time
+WRITE_LOCK_KEY = AUDIT_LOCK_KEY + 2  # one write transaction at a time (BEGIN IMMEDIATE)
 PG_AUDIT_GUARDS = [
     """CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN RAISE EXCEPTION 'audit events are append-only'; END $$""",
@@ -37,26 +47,46 @@ class PostgresStore(Store):
         super().__init__()
         import psycopg
 
-        self.location = _redact(url)
+        self.location = redact(url)
         try:
             # autocommit: transactions are opened and closed explicitly, as with SQLite.
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
-            raise NotFound(f"cannot reach the plant database {self.location} ({first}): "
-                           "check the server and MES_DATABASE_URL") from exc
+            raise NotFound(f"cannot reach the plant database {self.location} "
+                           f"({redact_text(first, url)}): check the server and "
+                           "MES_DATABASE_URL") from exc
 
     def _sql(self, sql: str) -> str:
         return sql.replace("%", "%%").replace("?", "%s")
 
     def _begin(self) -> None:
         self.conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        try:
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
 
     def _lock_audit(self) -> None:
         self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_KEY,))
 
     def _cursor(self, sql: str, params: Any = ()) -> Any:
         return self.conn.execute(self._sql(sql), tuple(params))
+
+    def next_counter(self, name: str) -> int:
+        """One statement, so two first uses of a counter cannot both insert it."""
+        self._require_tx()
+        return int(self.scalar(
+            "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) "
+            "DO UPDATE SET value = counters.value + 1 RETURNING value", (name,)))
+
+    # -- schema ----------------------------------------------------------------
+    def tables(self) -> list[str]:
+        rows = self.all("SELECT table_name FROM information_schema.tables "
+                        "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' "
+                        "ORDER BY table_name")
+        return [r["table_name"] for r in rows]
 
     def schema_version(self) -> int:
         has_meta = self.scalar("SELECT count(*) FROM information_schema.tables "
@@ -67,27 +97,80 @@ class PostgresStore(Store):
         return int(value or 0)
 
     def migrate(self) -> int:
+        import psycopg
+
         self.check_version(SCHEMA_VERSION)
-        with self.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_KEY + 1,))
-            current = self.schema_version()
-            for number in range(current, SCHEMA_VERSION):
-                for statement in MIGRATIONS[number]:
-                    self.conn.execute(pg_ddl(statement))
-                if number == 0:
-                    for guard in PG_AUDIT_GUARDS:
-                        self.conn.execute(guard)
-            self.exec("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
-                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                      (str(SCHEMA_VERSION),))
+        current = 0
+        try:
+            with self.transaction():
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK_KEY,))
+                current = self.schema_version()
+                for number in range(current, SCHEMA_VERSION):
+                    for statement in MIGRATIONS[number]:
+                        self.conn.execute(pg_ddl(statement))
+                    if number == 0:
+                        for guard in PG_AUDIT_GUARDS:
+                            self.conn.execute(guard)
+                if current != SCHEMA_VERSION:
+                    self.exec("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                              "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                              (str(SCHEMA_VERSION),))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            role = self._role()
+            raise NotAuthorised(
+                f"the database role {role} may not change the schema of {self.location} "
+                f"(it is at version {current}, this program needs {SCHEMA_VERSION}): the "
+                "database owner must run `mes db migrate` (see docs/POSTGRES.md)") from exc
         return SCHEMA_VERSION
 
+    def _role(self) -> str:
+        try:
+            return str(self.scalar("SELECT current_user"))
+        except Exception:  # only for a message
+            return "?"
+
+    def identity_columns(self) -> list[tuple[str, str]]:
+        rows = self.all("SELECT table_name, column_name FROM information_schema.columns "
+                        "WHERE table_schema = current_schema() AND is_identity = 'YES' "
+                        "ORDER BY table_name")
+        return [(r["table_name"], r["column_name"]) for r in rows]
+
+    def reset_sequences(self) -> None:
+        """After rows were inserted with their ids: the next generated id follows the max."""
+        self._require_tx()
+        for table, column in self.identity_columns():
+            self.scalar(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                        f"COALESCE((SELECT max({column}) FROM {table}), 0) + 1, false)")
+
+    def copy_rows(self, table: str, columns: list[str], rows: Iterable[Sequence[Any]]) -> int:
+        """Bulk insert with COPY (text format: each value as the column's text input)."""
+        self._require_tx()
+        n = 0
+        cols = ", ".join(columns)
+        with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                n += 1
+        return n
+
+    def server_version(self) -> str:
+        return str(self.scalar("SHOW server_version"))
 
 
-def _redact(url: str) -> str:
-    """postgresql://user:secret@host/db -> postgresql://user@host/db for messages."""
-    head, sep, tail = url.partition("@")
-    if not sep:
-        return url
-    scheme, _, cred = head.partition("://")
-    return f"{scheme}://{cred.split(':')[0]}@{tail}"
+def redact(url: str) -> str:
+    """postgresql://user:secret@host/db -> postgresql://user@host/db (also ?password=…)."""
+    head, sep, tail = url.rpartition("@")
+    if sep:
+        scheme, _, cred = head.partition("://")
+        url = f"{scheme}://{cred.split(':')[0]}@{tail}"
+    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", url)
+
+
+def redact_text(text: str, url: str) -> str:
+    """A driver message with the URL's password (if any) masked."""
+    head, sep, _ = url.rpartition("@")
+    if sep and ":" in head.partition("://")[2]:
+        secret = head.partition("://")[2].split(":", 1)[1]
+        if secret:
+            text = text.replace(secret, "***")
+    return text
