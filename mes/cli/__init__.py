@@ -6,6 +6,7 @@ render; heavy libraries are imported inside the commands that need them.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import sys
 from typing import Annotated
@@ -19,7 +20,8 @@ HELP = """mes: manufacturing execution for medical-device plants.
 
 Examples:
 
-  mes init --site-name "Usine Casablanca" --country MA --manufacturer "OxiMaroc SA" --address "Casablanca"
+  mes init --site-name "Usine Casablanca" --country MA --manufacturer "OxiMaroc SA"
+  --address "Casablanca"
 
   mes login fatima --station PNP-1
 
@@ -39,7 +41,8 @@ app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False,
 _ACTIVE: list = []  # contexts to close when the command ends
 
 MODULES = (
-    "workspace", "user", "station", "routing", "lot", "step", "material", "audit",
+    "workspace", "user", "station", "routing", "lot", "step", "material", "audit", "process",
+    "label", "quality", "demo", "station_loop", "backup", "db",
 )
 
 
@@ -79,22 +82,61 @@ for _name in MODULES:
     importlib.import_module(f"mes.cli.{_name}").register(app)
 
 
+_ROOT_VALUE_OPTIONS = ("--db", "--user")  # root options that take a value
+
+
+def _only(t: typer.Typer, args: list[str]) -> typer.Typer:
+    """`t` keeping only the command or group that `args` name (recursively).
+
+    typer builds a click object for every registered command, evaluating its type hints, on
+    each run: for ~60 commands that cost more than importing typer. An operator command needs
+    one. A name that matches nothing keeps everything, so help and usage errors are typer's.
+    """
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":
+        i += 2 if args[i] in _ROOT_VALUE_OPTIONS else 1
+    if i >= len(args) or args[i] == "--":
+        return t
+    name, rest = args[i], args[i + 1:]
+    commands = [c for c in t.registered_commands if name == (
+        c.name or typer.main.get_command_name(getattr(c.callback, "__name__", "")))]
+    groups = [copy.copy(g) for g in t.registered_groups if g.name == name]
+    if not commands and not groups:
+        return t
+    for g in groups:
+        if g.typer_instance is not None:
+            g.typer_instance = _only(g.typer_instance, rest)
+    pruned = copy.copy(t)
+    pruned.registered_commands, pruned.registered_groups = commands, groups
+    return pruned
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command and turn every failure into one line and an exit code."""
-    import click
+    try:  # typer >= 0.24 vendors click as typer._click; older typer uses click itself
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover
+        from click import exceptions as cx  # type: ignore[no-redef]
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(_only(app, args))
     code = 0
     try:
         command.main(args=args, prog_name="mes", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:
+    except cx.NoArgsIsHelpError as exc:
         exc.show()
         code = ExitCode.USAGE
-    except click.exceptions.Abort:
+    except cx.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        sys.stderr.write(f"mes: {exc.format_message()}{hint}\n")
+        code = ExitCode.USAGE
+    except cx.ClickException as exc:
+        sys.stderr.write(f"mes: {exc.format_message()}\n")
+        code = ExitCode.USAGE
+    except typer.Abort:
         sys.stderr.write("mes: aborted\n")
         code = ExitCode.INTERNAL
     except MesError as exc:

@@ -1,0 +1,435 @@
+"""The station loop: one line per scan (or typed command), one answer per line (docs/STATION.md).
+
+Two halves:
+
+- `parse(state, line) -> (Action, State)` and `on_scan(state, item, kind) -> (Action, State)`:
+  the grammar as a pure state machine (no I/O, no database), tested directly.
+- `StationLoop.handle(line) -> Reply`: runs an action with the ordinary services and
+  interlocks (steps, materials, lots) on one open database connection, so that a scan costs
+  only its own transaction.
+
+A line that is refused leaves the state as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mes.domain.ids import ID_RE
+from mes.errors import InvalidInput, NotAuthorised, NotFound, Refused
+from mes.services.context import Actor, Context
+
+# -- the grammar (pure) ------------------------------------------------------------------------
+
+# Keyword → does it take an argument? Prefix form `KEY:ARG` (scanner) or `key arg` (typed).
+KEYWORDS: dict[str, bool] = {
+    "OP": True, "DATA": True, "RESULT": True, "LOAD": True, "CONSUME": True, "SCAN": True,
+    "COMPLETE": False, "START": False, "CLEAR": False, "STATUS": False, "HELP": False,
+    "QUIT": False, "EXIT": False,
+}
+# Signed or quality actions: never at the station loop (Part 11: the signer re-enters the
+# password in quality's own command).
+SIGNED = {"RELEASE", "REJECT", "HOLD", "UNHOLD", "APPROVE", "SIGN", "NCR", "SHIP", "DISPOSITION"}
+RESULTS = {"PASS": "pass", "OK": "pass", "FAIL": "fail", "NOK": "fail"}
+_HEAD = re.compile(r"([A-Za-z]+)\s*(?::\s*|\s+|$)(.*)", re.S)
+_QTY = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+HELP_LINES = (
+    "<unit or lot>        scan a serial or lot: it becomes the current item",
+    "<material>           scan a material lot: queued for consumption at COMPLETE",
+    "LOAD:<slot> [<mat>]  then scan the material: it is loaded on this station's slot",
+    "CONSUME:<id>[:qty]   queue any lot, unit or material for consumption",
+    "OP:<n> | OP:AUTO     set the operation (default: the next one due at this station)",
+    "DATA:<name>=<value>  queue a measured value",
+    "RESULT:PASS|FAIL     queue the result",
+    "COMPLETE             record the step with the queue, then clear the queue",
+    "START                start the operation (complete it later)",
+    "CLEAR                forget item, op and queue",
+    "STATUS | HELP        show the state | this help",
+    "Ctrl-D (end of input) or QUIT ends the loop; typed lower case works too",
+)
+
+
+@dataclass(frozen=True)
+class State:
+    """What the loop remembers between lines."""
+
+    item: str | None = None  # current unit serial or lot id
+    op: int | None = None  # set by OP:; None = the next op due at this station
+    data: tuple[tuple[str, str], ...] = ()
+    result: str | None = None
+    consume: tuple[str, ...] = ()
+    slot: str | None = None  # LOAD:<slot> waiting for its material
+
+    @property
+    def queue_empty(self) -> bool:
+        return not (self.data or self.result or self.consume or self.slot)
+
+    def cleared(self) -> State:
+        """After COMPLETE: the queue goes, the item and an explicit op stay."""
+        return replace(self, data=(), result=None, consume=(), slot=None)
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a line asks for. `kind` is one of ACTIONS; `arg` its argument."""
+
+    kind: str
+    arg: str | None = None
+    extra: str | None = None
+
+
+ACTIONS = ("noop", "scan", "set_item", "queue", "load", "op", "data", "result", "complete",
+           "start", "clear", "status", "help", "quit", "signed", "invalid")
+
+
+def parse(state: State, line: str) -> tuple[Action, State]:
+    """One line → (Action, new State). Never raises: bad input is Action('invalid', message)."""
+    text = line.replace("\x00", "").strip()
+    if not text:
+        return Action("noop"), state
+    m = _HEAD.fullmatch(text)
+    head = m.group(1).upper() if m else ""
+    arg = m.group(2).strip() if m else ""
+    if head in SIGNED:
+        return Action("signed", head.lower()), state
+    if head not in KEYWORDS or (not KEYWORDS[head] and arg):
+        # not a command: an identifier as scanned (a serial, a lot, a material)
+        item = text.upper()
+        if head in KEYWORDS:
+            return Action("invalid", f"{head} takes nothing after it: scan {head} alone"), state
+        if not ID_RE.fullmatch(item):
+            return Action("invalid", f"{text!r} is neither a command nor an identifier: "
+                                     "scan HELP for the barcodes"), state
+        return Action("scan", item), state
+    if KEYWORDS[head] and not arg and head not in ("OP",):
+        return Action("invalid", f"{head} needs a value, e.g. {_example(head)}"), state
+    return _command(state, head, arg)
+
+
+def _example(head: str) -> str:
+    return {"DATA": "DATA:peak_temp_c=243", "RESULT": "RESULT:PASS", "LOAD": "LOAD:F3",
+            "CONSUME": "CONSUME:R-000012", "SCAN": "SCAN:PB-000001", "OP": "OP:40"}[head]
+
+
+def _command(state: State, head: str, arg: str) -> tuple[Action, State]:
+    if head == "OP":
+        if not arg or arg.upper() == "AUTO":
+            return Action("op", None), replace(state, op=None)
+        if not arg.isdigit() or len(arg) > 6:
+            return Action("invalid", f"OP:{arg}: an operation is a number, e.g. OP:40"), state
+        return Action("op", arg), replace(state, op=int(arg))
+    if head == "DATA":
+        name, sep, value = arg.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            return Action("invalid", f"DATA:{arg}: write DATA:<name>=<value>"), state
+        data = (*((k, v) for k, v in state.data if k != name), (name, value))
+        return Action("data", name, value), replace(state, data=data)
+    if head == "RESULT":
+        result = RESULTS.get(arg.upper())
+        if result is None:
+            return Action("invalid", f"RESULT:{arg}: scan RESULT:PASS or RESULT:FAIL"), state
+        return Action("result", result), replace(state, result=result)
+    if head == "LOAD":
+        slot, _, material = arg.partition(" ")
+        slot, material = slot.strip().upper(), material.strip().upper()
+        if not ID_RE.fullmatch(slot) or (material and not ID_RE.fullmatch(material)):
+            return Action("invalid", f"LOAD:{arg}: write LOAD:<slot>, then scan the material"
+                          ), state
+        if material:
+            return Action("load", slot, material), replace(state, slot=None)
+        return Action("load", slot), replace(state, slot=slot)
+    if head == "CONSUME":
+        item, _, qty = arg.upper().partition(":")
+        if not ID_RE.fullmatch(item) or (qty and not _QTY.fullmatch(qty)):
+            return Action("invalid", f"CONSUME:{arg}: write CONSUME:<id> or CONSUME:<id>:<qty>"
+                          ), state
+        entry = f"{item}:{qty}" if qty else item
+        return Action("queue", entry), replace(state, consume=(*state.consume, entry))
+    if head == "SCAN":
+        item = arg.upper()
+        if not ID_RE.fullmatch(item):
+            return Action("invalid", f"SCAN:{arg}: not an identifier"), state
+        return Action("scan", item), state
+    if head == "CLEAR":
+        return Action("clear"), State()
+    if head in ("QUIT", "EXIT"):
+        return Action("quit"), state
+    return Action(head.lower()), state  # COMPLETE, START, STATUS, HELP
+
+
+def on_scan(state: State, item: str, kind: str) -> tuple[Action, State]:
+    """A bare identifier once the database said what it is: lot/unit/material/firmware."""
+    if kind == "material":
+        if state.slot is not None:
+            return Action("load", state.slot, item), replace(state, slot=None)
+        if item in state.consume:
+            return Action("invalid", f"{item} is already queued"), state
+        return Action("queue", item), replace(state, consume=(*state.consume, item))
+    if kind in ("lot", "unit"):
+        if state.slot is not None:
+            return Action("invalid", f"slot {state.slot} waits for a material lot, not the "
+                                     f"{kind} {item}: scan the reel (or CLEAR)"), state
+        # a new item: the queue belonged to the previous one
+        return Action("set_item", item, kind), replace(State(op=state.op), item=item)
+    return Action("invalid", f"{item} is a {kind}: scan a unit, a lot or a material lot"), state
+
+
+# -- the executor (database, services) -------------------------------------------------------
+
+@dataclass
+class Reply:
+    status: str  # OK | FAIL (recorded, item put on hold) | QUIT
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.text}" if self.text else self.status
+
+
+# Option names in the services' messages, as the station loop spells them.
+_WORDS = (("add --data ", "scan DATA:"), ("--data ", "DATA:"),
+          ("add --result pass|fail", "scan RESULT:PASS or RESULT:FAIL"),
+          ("--consume", "a material scan"), ("--result", "RESULT:"))
+
+
+def station_words(message: str) -> str:
+    for old, new in _WORDS:
+        message = message.replace(old, new)
+    return message
+
+
+@dataclass
+class StationLoop:
+    """One station, one user, one open connection; `handle` answers one line."""
+
+    ctx: Context
+    station: str
+    state: State = field(default_factory=State)
+    station_type: str = ""
+    actor: Actor | None = None
+    _session: bool = False
+
+    def begin(self) -> Actor:
+        """Authenticate once (password read once), check the station; before any scan."""
+        from mes.services.auth import current_actor
+        from mes.services.stations import get_station
+
+        self._session = self.ctx.user is None
+        row = get_station(self.ctx, self.station)
+        if not row["active"]:
+            raise Refused(f"station {self.station} is inactive: ask a technician")
+        self.station_type = row["type"]
+        self.actor = current_actor(self.ctx)
+        if self._session and self.ctx.station not in (None, self.station):
+            raise NotAuthorised(f"the session is for station {self.ctx.station}: run "
+                                f"`mes login {self.actor.username} --station {self.station}`")
+        self.ctx.station = self.station
+        # the services for every scan, imported now rather than at the first scan
+        import mes.services.materials
+        import mes.services.steps  # noqa: F401
+        return self.actor
+
+    def _still_authorised(self) -> None:
+        """Each line: the session may have ended (logout, 8 h) or the user been locked."""
+        from mes.services.auth import current_actor
+
+        if self._session:
+            self.ctx._actor = None
+            self.ctx.station = None
+            try:
+                current_actor(self.ctx)
+            finally:
+                self.ctx.station = self.station
+            return
+        assert self.actor is not None
+        user = self.ctx.store.get("users", self.actor.username)
+        if user is None or not user["active"] or user["locked"]:
+            raise NotAuthorised(f"user {self.actor.username} can no longer act: ask an admin")
+
+    def handle(self, line: str) -> Reply | None:
+        """Answer one line; MesError means refused (and the state is unchanged)."""
+        action, state = parse(self.state, line)
+        if action.kind == "noop":
+            return None
+        if action.kind == "quit":
+            return Reply("QUIT", "")
+        if action.kind == "help":
+            return Reply("OK", "barcodes and commands:\n  " + "\n  ".join(HELP_LINES))
+        if action.kind == "invalid":
+            raise InvalidInput(action.arg or "not understood")
+        if action.kind == "signed":
+            raise Refused(f"{action.arg.upper() if action.arg else 'that'} is a signed "
+                          "quality action, not done at the station loop: quality uses its own "
+                          "`mes` command and re-enters the password to sign")
+        if action.kind == "status":
+            return Reply("OK", self.status())
+        if action.kind == "clear":
+            self.state = state
+            return Reply("OK", "cleared: scan a unit or a lot")
+        self._still_authorised()
+        if action.kind == "scan":
+            assert action.arg is not None
+            from mes.services.lots import resolve
+
+            kind, row = resolve(self.ctx.store, action.arg)
+            action, state = on_scan(self.state, action.arg, kind)
+            if action.kind == "invalid":
+                raise InvalidInput(action.arg or "not understood")
+            if action.kind == "set_item":
+                text = self._take_item(state, kind, row)
+                self.state = state
+                return Reply("OK", text)
+            if row.get("on_hold") or row.get("status") != "released":
+                raise Refused(f"material {row['id']} is {row['status']}"
+                              f"{' and on hold' if row.get('on_hold') else ''}: only released "
+                              "material can be used: put it aside")
+        reply = self._run(action, state)
+        return reply
+
+    def _run(self, action: Action, state: State) -> Reply:
+        if action.kind == "load" and action.extra is not None:
+            from mes.services.materials import load_on_station
+
+            out = load_on_station(self.ctx, self.station, action.extra, action.arg or "")
+            self.state = state
+            return Reply("OK", f"{out['material']} ({out['part']}) loaded on {out['station']} "
+                               f"slot {out['slot']}")
+        if action.kind == "load":
+            self.state = state
+            return Reply("OK", f"slot {action.arg}: now scan the material lot to load")
+        if action.kind == "queue":
+            self.state = state
+            return Reply("OK", f"{action.arg} queued for consumption ({len(state.consume)} "
+                               "queued)")
+        if action.kind == "op":
+            if state.op is not None and self.state.item is not None:
+                self._operation(self.state.item, state.op)  # NotFound if the routing has none
+            self.state = state
+            due = "" if state.op is not None else ": the next op due"
+            return Reply("OK", f"op {state.op if state.op is not None else 'AUTO'}{due}")
+        if action.kind == "data":
+            self.state = state
+            return Reply("OK", f"{action.arg}={action.extra}{self._missing(state)}")
+        if action.kind == "result":
+            self.state = state
+            return Reply("OK", f"result {action.arg}{self._missing(state)}")
+        if action.kind == "start":
+            return self._start()
+        if action.kind == "complete":
+            return self._complete()
+        raise InvalidInput(f"not understood: {action.kind}")  # pragma: no cover
+
+    # -- items and operations --------------------------------------------------------------
+
+    def _take_item(self, state: State, kind: str, row: dict[str, Any]) -> str:
+        from mes.domain.interlocks import check_workable
+
+        store = self.ctx.store
+        lot = row if kind == "lot" else store.get("lots", row["lot_id"]) or {}
+        check_workable("lot", lot["id"], lot["status"], bool(lot["on_hold"]), lot["hold_reason"])
+        if kind == "unit":
+            check_workable("unit", row["serial"], row["status"], bool(row["on_hold"]),
+                           row["hold_reason"])
+        item = row["id"] if kind == "lot" else row["serial"]
+        what = f"lot {item}" if kind == "lot" else f"{item} (lot {lot['id']})"
+        op = self._operation(item, state.op) if state.op is not None else self._next_op(item)
+        return f"{what} {lot['part']}: op {op.op} {op.name}"
+
+    def _operation(self, item: str, op_no: int) -> Any:
+        from mes.services.steps import load_target
+
+        return load_target(self.ctx.store, item, op_no).op
+
+    def _next_op(self, item: str) -> Any:
+        """The first op at this station's type not yet passed by the item (all its units)."""
+        from mes.services.lots import resolve
+        from mes.services.routings import routing_version
+        from mes.services.steps import passed_ops
+
+        store = self.ctx.store
+        kind, row = resolve(store, item)
+        lot = row if kind == "lot" else store.get("lots", row["lot_id"]) or {}
+        routing = routing_version(store, lot["part"], lot["routing_version"])
+        if kind == "unit":
+            holders: list[dict[str, Any] | None] = [row]
+        elif lot["serialized"]:
+            holders = [u for u in store.find("units", {"lot_id": lot["id"]})
+                       if u["status"] not in ("scrapped", "consumed")] or [None]
+        else:
+            holders = [None]
+        passed = set.intersection(*[passed_ops(store, lot, u) for u in holders])
+        for op in routing.operations:
+            if op.station_type == self.station_type and op.op not in passed:
+                return op
+        todo = [o for o in routing.operations if o.op not in passed and not o.optional]
+        nxt = f": its next op is {todo[0].op} {todo[0].name} at a {todo[0].station_type} " \
+              "station" if todo else ": its routing is complete"
+        raise Refused(f"{item} has no op left for {self.station} ({self.station_type}){nxt}")
+
+    def _current_op(self) -> Any:
+        if self.state.item is None:
+            raise Refused("scan a unit or a lot first")
+        if self.state.op is not None:
+            return self._operation(self.state.item, self.state.op)
+        return self._next_op(self.state.item)
+
+    def _missing(self, state: State) -> str:
+        """What the op still needs, when the item and op are known (a hint, never a refusal)."""
+        if state.item is None:
+            return ""
+        try:
+            op = self._current_op()
+        except (NotFound, Refused):
+            return ""
+        have = {k for k, _ in state.data}
+        need = [d.name for d in op.data if d.required and d.name not in have]
+        if op.result_required and state.result is None:
+            need.append("RESULT")
+        return f"; op {op.op} still needs {', '.join(need)}" if need else \
+            f"; op {op.op} ready: scan COMPLETE"
+
+    def _start(self) -> Reply:
+        from mes.services.steps import start_step
+
+        op = self._current_op()
+        assert self.state.item is not None
+        out = start_step(self.ctx, self.state.item, op.op, self.station)
+        items = ", ".join(out["started"][:5]) + (f" +{len(out['started']) - 5}"
+                                                  if len(out["started"]) > 5 else "")
+        return Reply("OK", f"started op {out['op']} ({out['name']}) on {items}")
+
+    def _complete(self) -> Reply:
+        from mes.services.steps import StepRequest, complete_step
+
+        op = self._current_op()
+        s = self.state
+        assert s.item is not None
+        if s.slot is not None:
+            raise Refused(f"slot {s.slot} waits for its material: scan it (or CLEAR) first")
+        req = StepRequest(scan=s.item, op=op.op, station=self.station, data=dict(s.data),
+                          result=s.result, consume=list(s.consume))
+        out = complete_step(self.ctx, req)
+        self.state = s.cleared()
+        items = ", ".join(out["items"][:5]) + (f" +{len(out['items']) - 5}"
+                                                if len(out["items"]) > 5 else "")
+        used = f"; consumed {len(out['consumed'])}" if out["consumed"] else ""
+        if out["status"] == "failed":
+            return Reply("FAIL", f"op {out['op']} ({out['name']}) on {items}: "
+                                 f"{'; '.join(out['problems'])} — put on hold: call quality")
+        done = f"; routing complete for {len(out['completed'])}" if out["completed"] else ""
+        return Reply("OK", f"op {out['op']} ({out['name']}) passed on {items}{used}{done}")
+
+    def status(self) -> str:
+        s = self.state
+        who = self.actor.username if self.actor else "?"
+        op = f"op {s.op}" if s.op is not None else "op AUTO"
+        data = " ".join(f"{k}={v}" for k, v in s.data) or "-"
+        parts = [f"{self.station} ({self.station_type}) {who}", f"item {s.item or '-'}", op,
+                 f"data {data}", f"result {s.result or '-'}",
+                 f"consume {' '.join(s.consume) or '-'}"]
+        if s.slot:
+            parts.append(f"LOAD slot {s.slot} waiting for a material")
+        return "; ".join(parts)
