@@ -39,3 +39,206 @@ def verify(ctx: Context, anchor: str | None = None) -> dict[str, Any]:
 def head(ctx: Context) -> dict[str, Any]:
     row = ctx.store.audit_head()
     return {"seq": row["seq"], "hash": row["hash"]} if row else {"seq": 0, "hash": "0" * 64}
+
+
+# -- reconcile: current state against what the audit events say ------------------------------
+# Additive (docs/RELIABILITY.md): the chain proves the events were not changed; this proves
+# the state tables were not changed behind the events' back. Only what the events fully
+# describe is compared; see docs/RELIABILITY.md for what is and is not covered.
+
+_STEP_ACTIONS = frozenset({"step.start", "step.complete"})
+
+
+def reconcile(store: Any, limit: int = 50) -> dict[str, Any]:
+    """Replay the audit events and compare materials, lots, units, steps, signatures, edges."""
+    from collections import Counter
+
+    mats: dict[str, dict[str, Any]] = {}
+    lots: dict[str, dict[str, Any]] = {}
+    units: dict[str, dict[str, Any]] = {}
+    steps: dict[int, dict[str, Any]] = {}
+    sigs: Counter[tuple[Any, ...]] = Counter()
+    installs: Counter[tuple[Any, ...]] = Counter()
+    flashes: list[tuple[str, str, Any]] = []
+    ncrs: dict[str, dict[str, Any]] = {}
+    users: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    events = 0
+
+    def state(etype: str, eid: str) -> dict[str, Any] | None:
+        return {"lot": lots, "unit": units, "material": mats, "ncr": ncrs}.get(
+            etype, {}).get(eid)
+
+    def bad(message: str) -> None:
+        if len(problems) < limit:
+            problems.append(message)
+
+    def _replay(e: dict[str, Any], action: str, etype: str, eid: str, new: Any) -> None:
+        if action == "material.receive":
+            mats[eid] = {"received": new["qty_received"], "consumed": 0.0,
+                         "status": new["status"], "on_hold": bool(new.get("on_hold", False))}
+        elif action == "lot.create":
+            lots[eid] = {"status": "in_process", "on_hold": False}
+            for s in new.get("serials") or []:
+                units[s] = {"status": "in_process", "on_hold": False}
+        elif action in _STEP_ACTIONS:
+            steps[int(new["step"])] = {
+                "entity_type": etype, "entity": eid, "op": new["op"],
+                "status": "started" if action == "step.start" else new["status"],
+                "data": new.get("data") or {}, "consumed": new.get("consumed") or []}
+            for item, _qty in new.get("consumed") or []:
+                if item in units:
+                    units[item]["status"] = "consumed"
+            return
+        elif action == "material.consume" and etype == "material" and eid in mats:
+            mats[eid]["consumed"] += float(new["qty"])
+        elif action == "ncr.open":
+            ncrs[eid] = {"status": "open"}
+            return
+        elif action == "user.add":
+            users[eid] = {"role": new["role"], "locked": False}
+            return
+        elif action in ("user.login_failed", "user.unlock") and eid in users:
+            users[eid]["locked"] = bool(new["locked"])
+            return
+        elif action == "material.install":
+            installs[(eid, new["material"], float(new["qty"]))] += 1
+        elif action == "firmware.flash":
+            flashes.append((eid, new["image_id"], new.get("step_id")))
+        elif action == "signature":
+            sigs[(e["username"], etype, eid, new["meaning"], new["full_name"],
+                  new["record_sha256"])] += 1
+            return
+        elif action == "lot.release":
+            for s in new.get("units") or []:
+                if s in units:
+                    units[s]["status"] = "released"
+        elif action == "ship":
+            for s in new.get("serials") or []:
+                if s in units:
+                    units[s]["status"] = "shipped"
+        target = state(etype, eid)
+        if target is not None and isinstance(new, dict):
+            for key in ("status", "on_hold"):
+                if key in new:
+                    target[key] = bool(new[key]) if key == "on_hold" else new[key]
+
+    for e in store.audit_rows():
+        events += 1
+        action, etype, eid = e["action"], e["entity_type"], e["entity_id"]
+        try:
+            new: Any = json.loads(e["new"]) if e["new"] else {}
+            _replay(e, action, etype, eid, new)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            bad(f"event {e['seq']} ({action} {eid}) does not have the content mes writes")
+
+    def close(a: float, b: float, scale: float) -> bool:
+        # REAL columns: fractional BOM quantities (0.35 g of paste) are not exact in binary.
+        return abs(a - b) <= 1e-9 * max(1.0, abs(scale))
+
+    edges_by_child: dict[str, float] = {}
+    for r in store.all("SELECT child, sum(qty) AS q FROM edges GROUP BY child"):
+        edges_by_child[r["child"]] = float(r["q"])
+    for table, kind, seen in (("lots", "lot", lots), ("units", "unit", units),
+                              ("material_lots", "material", mats)):
+        key = "serial" if table == "units" else "id"
+        found = set()
+        for row in store.all(f"SELECT * FROM {table}"):
+            rid = row[key]
+            found.add(rid)
+            exp = seen.get(rid)
+            if exp is None:
+                bad(f"{kind} {rid} has no creating audit event (row inserted directly?)")
+                continue
+            if row["status"] != exp["status"]:
+                bad(f"{kind} {rid} status is {row['status']!r}, the audit trail says "
+                    f"{exp['status']!r}")
+            if bool(row["on_hold"]) != exp["on_hold"]:
+                bad(f"{kind} {rid} on_hold is {bool(row['on_hold'])}, the audit trail says "
+                    f"{exp['on_hold']}")
+            if kind == "material":
+                rec = float(exp["received"])
+                if not close(float(row["qty_received"]), rec, rec):
+                    bad(f"material {rid} qty_received is {row['qty_received']:g}, received "
+                        f"{rec:g} per the audit trail")
+                if not close(float(row["remaining"]), rec - exp["consumed"], rec):
+                    bad(f"material {rid} remaining is {row['remaining']:g}, the audit trail "
+                        f"says {rec - exp['consumed']:g}")
+                used = edges_by_child.get(rid, 0.0)
+                if not close(used, exp["consumed"], rec):
+                    bad(f"material {rid}: genealogy edges consume {used:g}, the audit trail "
+                        f"says {exp['consumed']:g}")
+        for rid in sorted(set(seen) - found):
+            bad(f"{kind} {rid} is in the audit trail but its row is missing (deleted?)")
+
+    for table, kind, seen, cols in (("ncrs", "ncr", ncrs, ("status",)),
+                                    ("users", "user", users, ("role", "locked"))):
+        key = "username" if table == "users" else "id"
+        rows_ = {r[key]: r for r in store.all(f"SELECT * FROM {table}")}
+        for rid in sorted(set(rows_) | set(seen)):
+            row, exp = rows_.get(rid), seen.get(rid)
+            if row is None or exp is None:
+                bad(f"{kind} {rid} " + ("has no creating audit event (row inserted directly?)"
+                                        if exp is None else "is in the audit trail but its "
+                                        "row is missing (deleted?)"))
+                continue
+            for col in cols:
+                value = bool(row[col]) if col == "locked" else row[col]
+                if value != exp[col]:
+                    bad(f"{kind} {rid} {col} is {value!r}, the audit trail says {exp[col]!r}")
+
+    step_rows = {int(r["id"]): r for r in store.all("SELECT * FROM steps")}
+    for sid in sorted(set(steps) - set(step_rows)):
+        bad(f"step {sid} is in the audit trail but its row is missing (deleted?)")
+    edges = store.all("SELECT e.*, i.kind AS child_kind FROM edges e LEFT JOIN items i "
+                      "ON i.id = e.child")
+    by_step: dict[int, Counter[tuple[str, float]]] = {}
+    loose: Counter[tuple[Any, ...]] = Counter()
+    fw: Counter[tuple[Any, ...]] = Counter()
+    for ed in edges:
+        if ed["child_kind"] == "firmware":
+            fw[(ed["parent"], ed["child"], ed["step_id"])] += 1
+        elif ed["step_id"] is None:
+            loose[(ed["parent"], ed["child"], float(ed["qty"]))] += 1
+        else:
+            by_step.setdefault(int(ed["step_id"]), Counter())[(ed["child"],
+                                                               float(ed["qty"]))] += 1
+    for sid, row in sorted(step_rows.items()):
+        exp = steps.get(sid)
+        if exp is None:
+            bad(f"step {sid} ({row['serial'] or row['lot_id']} op {row['op']}) has no audit "
+                "event (row inserted directly?)")
+            continue
+        entity = row["serial"] if exp["entity_type"] == "unit" else row["lot_id"]
+        if entity != exp["entity"] or row["op"] != exp["op"] or row["status"] != exp["status"] \
+                or (exp["entity_type"] == "lot" and row["serial"] is not None):
+            bad(f"step {sid} is {entity} op {row['op']} {row['status']}, the audit trail says "
+                f"{exp['entity']} op {exp['op']} {exp['status']}")
+        data = json.loads(row["data"]) if row["data"] else {}
+        changed = [k for k, v in exp["data"].items() if data.get(k) != v]
+        if changed:
+            bad(f"step {sid}: data {', '.join(changed)} differ from the audit trail")
+        want = Counter((item, float(qty)) for item, qty in exp["consumed"])
+        if by_step.pop(sid, Counter()) != want:
+            bad(f"step {sid}: its genealogy edges differ from the consumption in the audit trail")
+    for sid in sorted(by_step):
+        bad(f"genealogy edges point at step {sid}, which the audit trail does not know")
+    want_fw: Counter[tuple[Any, ...]] = Counter(
+        (serial, image, sid) for serial, image, sid in flashes
+        if sid is not None and steps.get(int(sid), {}).get("status") == "passed")
+    if fw != want_fw:
+        bad("firmware genealogy edges differ from the flashes in the audit trail")
+    if loose != installs:
+        bad("machine-installed material edges differ from the installs in the audit trail")
+    rows = store.all("SELECT * FROM signatures")
+    have = Counter((r["username"], r["record_type"], r["record_id"], r["meaning"],
+                    r["full_name"], r["record_sha256"]) for r in rows)
+    if have != sigs:
+        extra, missing = have - sigs, sigs - have
+        what = next(iter(extra or missing))
+        bad(f"signatures differ from the audit trail: {'unexpected' if extra else 'missing'} "
+            f"{what[3]} signature of {what[1]} {what[2]} by {what[0]}")
+    return {"ok": not problems, "events": events, "problems": problems,
+            "checked": {"materials": len(mats), "lots": len(lots), "units": len(units),
+                        "steps": len(step_rows), "edges": len(edges), "signatures": len(rows),
+                        "ncrs": len(ncrs), "users": len(users)}}

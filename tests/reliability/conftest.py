@@ -1,0 +1,142 @@
+"""A plant for the reliability tests: built once per session, copied for each test.
+
+Same steps as the `workspace` + `plant` fixtures of tests/conftest.py, plus the SMT
+materials loaded: paste on PRN-1 (slot P1) and the nine pick-and-place reels on PNP-1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PASSWORDS, ROUTINGS, STATIONS, Workspace
+
+PCBA = "PCBA-OXI-100"
+PNP_PARTS = ("PCB-OXI-100", "CAP-100N-0402", "CAP-1U-0402", "CAP-10U-0603", "RES-10K-0402",
+             "RES-4K7-0402", "MCU-STM32L432", "AFE-MAX30101", "BLE-NRF52832")
+STATION_OF_TYPE = {stype: sid for sid, stype in STATIONS.items()}
+OPERATORS = ("fatima", "tarik")  # step.record: operator, technician (both qualified)
+
+
+def init_plant(ws: Workspace) -> dict[str, Any]:
+    ws.ok("init", "--site-name", "Usine Casablanca", "--country", "MA", "--manufacturer",
+          "OxiMaroc SA", "--address", "Technopark, Route de Nouaceur, Casablanca",
+          "--admin", "amina", "--admin-name", "Amina El Idrissi", "--password-stdin",
+          stdin=PASSWORDS["amina"] + "\n")
+    for name, role, full in [("fatima", "operator", "Fatima Zahra Alaoui"),
+                             ("youssef", "quality", "Youssef Benali"),
+                             ("tarik", "technician", "Tarik Ouazzani"),
+                             ("omar", "operator", "Omar Chraibi")]:
+        ws.ok("user", "add", name, "--role", role, "--name", full, "--password-stdin",
+              user="amina", stdin=PASSWORDS[name] + "\n")
+    for sid, stype in STATIONS.items():
+        ws.ok("station", "add", sid, "--type", stype, "--calibration-due", "2099-12-31",
+              user="tarik")
+    for stype in sorted(set(STATIONS.values())):
+        for who in OPERATORS:
+            ws.ok("user", "qualify", who, stype, "--until", "2099-12-31", user="youssef")
+    out = ws.ok("routing", "load", *sorted(ROUTINGS.glob("*.yaml")), user="tarik").out
+    for line in out.splitlines():
+        if line.startswith("routing ") and line.endswith(": draft"):
+            part, version = line.split()[1], line.split()[2].rstrip(":").lstrip("v")
+            ws.ok("routing", "approve", part, "--version", version, user="youssef")
+    materials: dict[str, str] = {}
+
+    def receive(part: str, qty: float, station: str, slot: str) -> None:
+        out = ws.ok("material", "receive", part, "--qty", qty, "--supplier", "Acme",
+                    "--supplier-lot", f"SL-{part[:10]}", user="fatima").out
+        mid = out.split()[1]
+        if "quarantine" in out:
+            ws.ok("material", "release", mid, user="youssef")
+        ws.ok("station", "load", station, mid, "--slot", slot, user="fatima")
+        materials[part] = mid
+
+    receive("PASTE-SAC305", 100_000, "PRN-1", "P1")
+    for i, part in enumerate(PNP_PARTS):
+        receive(part, 1_000_000, "PNP-1", f"F{i + 1}")
+    routing = json.loads(ws.ok("routing", "show", PCBA, "--json", user="tarik").out)
+    return {"materials": materials, "routing": routing}
+
+
+@pytest.fixture(scope="session")
+def plant_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    path = tmp_path_factory.mktemp("reliability-plant")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MES_HOME", str(path))
+        mp.delenv("MES_DB", raising=False)
+        mp.delenv("MES_DATABASE_URL", raising=False)
+        mp.chdir(path)
+        info = init_plant(Workspace(path))
+    return path, info
+
+
+@pytest.fixture
+def rplant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+           plant_template: tuple[Path, dict[str, Any]]
+           ) -> Iterator[tuple[Workspace, dict[str, Any]]]:
+    """A private copy of the reliability plant: (workspace, info)."""
+    src, info = plant_template
+    ws_path = tmp_path / "plant"
+    shutil.copytree(src, ws_path)
+    monkeypatch.setenv("MES_HOME", str(ws_path))
+    monkeypatch.delenv("MES_DB", raising=False)
+    monkeypatch.delenv("MES_DATABASE_URL", raising=False)
+    monkeypatch.chdir(ws_path)
+    yield Workspace(ws_path), info
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+
+def valid_value(spec: dict[str, Any]) -> str:
+    if spec["type"] == "str":
+        return "X-1"
+    if spec["type"] == "bool":
+        return "true"
+    lo, hi = spec.get("min"), spec.get("max")
+    if lo is not None and hi is not None:
+        mid = (lo + hi) / 2
+    elif lo is not None:
+        mid = lo if spec["type"] == "int" else lo + 1
+    elif hi is not None:
+        mid = hi if spec["type"] == "int" else hi - 1
+    else:
+        mid = 1
+    return str(round(mid)) if spec["type"] == "int" else f"{mid:g}"
+
+
+def step_args(routing: dict[str, Any], scan: str, op_no: int) -> list[str]:
+    op = next(o for o in routing["operations"] if o["op"] == op_no)
+    args = ["step", "complete", scan, "--op", str(op_no), "--station",
+            STATION_OF_TYPE[op["station_type"]], "--result", "pass"]
+    for spec in op["data"]:
+        if spec["required"]:
+            args += ["--data", f"{spec['name']}={valid_value(spec)}"]
+    return args
+
+
+def manual_ops(routing: dict[str, Any]) -> list[int]:
+    """The ops a station records with `mes step complete` (not the flash op)."""
+    return [o["op"] for o in routing["operations"] if not o.get("flash")]
+
+
+def sql(db: Path, statement: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute(statement, params).fetchall()
+        con.commit()
+        return rows
+    finally:
+        con.close()
+
+
+def worker_env(home: Path, db: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MES_")}
+    env.update({"MES_HOME": str(home), "MES_DB": str(db), "PYTHONDONTWRITEBYTECODE": "1"})
+    return env
