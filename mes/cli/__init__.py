@@ -40,10 +40,18 @@ app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False,
 
 _ACTIVE: list = []  # contexts to close when the command ends
 
-MODULES = (
-    "workspace", "user", "station", "routing", "lot", "step", "material", "audit", "process",
-    "label", "quality", "demo", "station_loop", "backup", "db",
-)
+# CLI module -> the top-level names it registers or extends. Only the modules of the
+# name being run are imported: an operator's `mes step complete` never loads the rest.
+MODULES: dict[str, tuple[str, ...]] = {
+    "workspace": ("init", "login", "logout", "whoami", "config"),
+    "user": ("user",), "station": ("station",), "routing": ("routing",), "lot": ("lot",),
+    "step": ("step",), "material": ("material",), "audit": ("audit",),
+    "process": ("flash", "firmware", "molding", "cfx"),
+    "label": ("origin", "label"),
+    "quality": ("recall", "ship", "dhr", "trace", "ncr", "report", "lot"),
+    "demo": ("demo",), "station_loop": ("station",), "backup": ("backup",), "db": ("db",),
+}
+_REGISTERED: set[str] = set()
 
 
 def _version(value: bool) -> None:
@@ -78,11 +86,25 @@ def root(
         ctx.obj.password(f"password for {user}: ")  # the acting user's comes first on stdin
 
 
-for _name in MODULES:
-    importlib.import_module(f"mes.cli.{_name}").register(app)
+def register_commands(name: str | None = None) -> typer.Typer:
+    """Register the modules that provide `name` (all of them for None or an unknown name)."""
+    wanted = [m for m, names in MODULES.items() if name in names] or list(MODULES)
+    for module in wanted:
+        if module not in _REGISTERED:
+            importlib.import_module(f"mes.cli.{module}").register(app)
+            _REGISTERED.add(module)
+    return app
 
 
 _ROOT_VALUE_OPTIONS = ("--db", "--user")  # root options that take a value
+
+
+def _command_name(args: list[str]) -> str | None:
+    """The first word of argv that is not a root option (or its value)."""
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":
+        i += 2 if args[i] in _ROOT_VALUE_OPTIONS else 1
+    return args[i] if i < len(args) and args[i] != "--" else None
 
 
 def _only(t: typer.Typer, args: list[str]) -> typer.Typer:
@@ -92,12 +114,10 @@ def _only(t: typer.Typer, args: list[str]) -> typer.Typer:
     each run: for ~60 commands that cost more than importing typer. An operator command needs
     one. A name that matches nothing keeps everything, so help and usage errors are typer's.
     """
-    i = 0
-    while i < len(args) and args[i].startswith("-") and args[i] != "--":
-        i += 2 if args[i] in _ROOT_VALUE_OPTIONS else 1
-    if i >= len(args) or args[i] == "--":
+    name = _command_name(args)
+    if name is None:
         return t
-    name, rest = args[i], args[i + 1:]
+    rest = args[args.index(name) + 1:]
     commands = [c for c in t.registered_commands if name == (
         c.name or typer.main.get_command_name(getattr(c.callback, "__name__", "")))]
     groups = [copy.copy(g) for g in t.registered_groups if g.name == name]
@@ -120,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    register_commands(_command_name(args))
     command = typer.main.get_command(_only(app, args))
     code = 0
     try:
