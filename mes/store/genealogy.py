@@ -66,30 +66,50 @@ def backward_edges(store: Store, root: str, depth: int | None = None) -> list[Ro
 def backward_details(store: Store, root: str, depth: int | None = None
                      ) -> dict[str, list[Row]]:
     """The records of everything below `root`: units, lots, material lots, firmware images
-    (each with its part), and the flashes recorded on the units in the tree."""
-    d = _depth(depth)
-    params = (root, root, d)
-    inside = "IN (SELECT id FROM down)"
+    (each with its part), and the flashes recorded on the units in the tree.
+
+    The walk runs once; the records are then fetched by primary key.
+    """
+    ids = [r["id"] for r in store.all(_DOWN + "SELECT DISTINCT id FROM down",
+                                      (root, root, _depth(depth)))]
     return {
-        "units": store.all(_DOWN + f"""
+        "units": _by_ids(store, """
             SELECT u.serial, u.lot_id, u.status, u.on_hold, u.hold_reason, u.mcu_uid,
                    u.consumed_into, l.part
               FROM units u JOIN lots l ON l.id = u.lot_id
-             WHERE u.serial {inside} ORDER BY u.serial""", params),
-        "lots": store.all(_DOWN + f"""
+             WHERE u.serial IN ({ids})""", ids, "serial"),
+        "lots": _by_ids(store, """
             SELECT l.id, l.part, l.status, l.on_hold, l.hold_reason, l.serialized, l.qty
-              FROM lots l WHERE l.id {inside} ORDER BY l.id""", params),
-        "materials": store.all(_DOWN + f"""
-            SELECT m.* FROM material_lots m WHERE m.id {inside} ORDER BY m.id""", params),
-        "firmware": store.all(_DOWN + f"""
+              FROM lots l WHERE l.id IN ({ids})""", ids, "id"),
+        "materials": _by_ids(store, "SELECT m.* FROM material_lots m WHERE m.id IN ({ids})",
+                             ids, "id"),
+        "firmware": _by_ids(store, """
             SELECT f.id, f.part, f.version, f.sha256, f.status FROM firmware f
-             WHERE f.id {inside} ORDER BY f.id""", params),
-        "flashes": store.all(_DOWN + f"""
-            SELECT fl.serial, fl.image_id, fl.image_sha256, fl.mcu_uid, fl.station_id,
-                   fl.attempt, fl.verify, fl.at, fw.version, fw.part AS image_part
+             WHERE f.id IN ({ids})""", ids, "id"),
+        "flashes": _by_ids(store, """
+            SELECT fl.id AS flash_id, fl.serial, fl.image_id, fl.image_sha256, fl.mcu_uid,
+                   fl.station_id, fl.attempt, fl.verify, fl.at, fw.version,
+                   fw.part AS image_part
               FROM flashes fl LEFT JOIN firmware fw ON fw.id = fl.image_id
-             WHERE fl.serial {inside} ORDER BY fl.serial, fl.id""", params),
+             WHERE fl.serial IN ({ids})""", ids, ("serial", "flash_id")),
     }
+
+
+# Bound parameters per statement: below SQLite's and PostgreSQL's limits, and small
+# enough that each chunk is a handful of index lookups.
+_CHUNK = 900
+
+
+def _by_ids(store: Store, sql: str, ids: list[str], order: str | tuple[str, ...]
+            ) -> list[Row]:
+    """Run `sql` (with an `{ids}` slot) over `ids` in chunks, ordered like one query."""
+    rows: list[Row] = []
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i:i + _CHUNK]
+        rows.extend(store.all(sql.format(ids=", ".join("?" for _ in chunk)), chunk))
+    keys = (order,) if isinstance(order, str) else order
+    rows.sort(key=lambda r: tuple(r[k] for k in keys))
+    return rows
 
 
 def forward_items(store: Store, start: str, depth: int | None = None) -> list[Row]:
@@ -99,21 +119,26 @@ def forward_items(store: Store, start: str, depth: int | None = None) -> list[Ro
     Rows: kind ('unit' | 'lot'), id, lot_id, part, part_kind, status, on_hold,
     hold_reason, consumed_into, serialized, direct (1 when the item itself is in the
     edge graph; 0 for a lot reached only through some of its units).
+
+    The recursive walk runs once (measured: a single statement that reuses the walk in
+    several branches recomputed it in each); the records are fetched by primary key.
     """
-    d = _depth(depth)
-    sql = _UP + """
-    SELECT 'unit' AS kind, u.serial AS id, u.lot_id, l.part, p.kind AS part_kind, u.status,
-           u.on_hold, u.hold_reason, u.consumed_into, l.serialized, 1 AS direct
-      FROM units u JOIN lots l ON l.id = u.lot_id JOIN parts p ON p.number = l.part
-     WHERE u.serial IN (SELECT id FROM hit)
-    UNION ALL
-    SELECT 'lot', l.id, l.id, l.part, p.kind, l.status, l.on_hold, l.hold_reason, NULL,
-           l.serialized, CASE WHEN l.id IN (SELECT id FROM hit) THEN 1 ELSE 0 END
-      FROM lots l JOIN parts p ON p.number = l.part
-     WHERE l.id IN (SELECT id FROM hit UNION
-                    SELECT u2.lot_id FROM units u2 WHERE u2.serial IN (SELECT id FROM hit))
-    """
-    return store.all(sql, (start, start, d))
+    hit = [r["id"] for r in store.all(_UP + "SELECT id FROM hit", (start, start, _depth(depth)))]
+    units = _by_ids(store, """
+        SELECT 'unit' AS kind, u.serial AS id, u.lot_id, l.part, p.kind AS part_kind,
+               u.status, u.on_hold, u.hold_reason, u.consumed_into, l.serialized, 1 AS direct
+          FROM units u JOIN lots l ON l.id = u.lot_id JOIN parts p ON p.number = l.part
+         WHERE u.serial IN ({ids})""", hit, "id")
+    direct_lots = set(hit)
+    lot_ids = sorted(direct_lots | {u["lot_id"] for u in units})
+    lots = _by_ids(store, """
+        SELECT 'lot' AS kind, l.id, l.id AS lot_id, l.part, p.kind AS part_kind, l.status,
+               l.on_hold, l.hold_reason, NULL AS consumed_into, l.serialized, 0 AS direct
+          FROM lots l JOIN parts p ON p.number = l.part
+         WHERE l.id IN ({ids})""", lot_ids, "id")
+    for lot in lots:
+        lot["direct"] = 1 if lot["id"] in direct_lots else 0
+    return units + lots
 
 
 def shipments_of(store: Store, lot_ids: list[str]) -> list[Row]:
@@ -133,7 +158,7 @@ def explain(store: Store, sql_name: str) -> list[Any]:
         sql = _DOWN + "SELECT e.id FROM edges e WHERE e.parent IN (SELECT id FROM down)"
         params: tuple[Any, ...] = ("X", "X", MAX_DEPTH)
     else:
-        sql = _UP + "SELECT u.serial FROM units u WHERE u.serial IN (SELECT id FROM hit)"
+        sql = _UP + "SELECT id FROM hit"
         params = ("X", "X", MAX_DEPTH)
     prefix = "EXPLAIN " if store.dialect == "postgres" else "EXPLAIN QUERY PLAN "
     return store.all(prefix + sql, params)
