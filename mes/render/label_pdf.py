@@ -128,9 +128,12 @@ class _Page:
         m = self.t.module_mm
         # one module of quiet zone inside the box, symbol at its top-left
         x0, y0 = box.x + m, box.y + m
+        # One path for the whole symbol: one fill operator instead of one per module run.
+        path = self.c.beginPath()
         for mx, my, mw, mh in marks:
-            self.c.rect(self.px(x0 + mx * m), self.py(y0 + (my + mh) * m),
-                        mw * m * PT_PER_MM, mh * m * PT_PER_MM, stroke=0, fill=1)
+            path.rect(self.px(x0 + mx * m), self.py(y0 + (my + mh) * m),
+                      mw * m * PT_PER_MM, mh * m * PT_PER_MM)
+        self.c.drawPath(path, stroke=0, fill=1)
 
     def text_box(self, box: Box, content: LabelContent) -> None:
         kind = FIELDS.get(box.field)
