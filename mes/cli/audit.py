@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 import typer
 
-from mes.cli.common import context, emit_json, listing, say
+from mes.cli.common import context, emit_json, listing, note, say
 
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 
@@ -22,11 +23,63 @@ def log(tctx: typer.Context,
         json_: Annotated[bool, typer.Option("--json")] = False,
         csv_: Annotated[bool, typer.Option("--csv")] = False) -> None:
     """Audit events, oldest first."""
+    from mes.errors import InvalidInput
     from mes.services.audit import log as get
 
-    listing(get(context(tctx), entity, limit),
-            ["seq", "at", "username", "station", "action", "entity_type", "entity_id", "old",
-             "new", "reason"], as_json=json_, as_csv=csv_)
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"--limit {limit}: give a number of events, 1 or more", field="limit")
+    rows = get(context(tctx), entity, limit)
+    if json_ or csv_:
+        listing(rows, ["seq", "at", "username", "station", "action", "entity_type", "entity_id",
+                       "old", "new", "reason"], as_json=json_, as_csv=csv_)
+        return
+    for row in rows:
+        say(event_line(row))
+    if not rows:
+        note("(no audit events)")
+
+
+def event_line(e: dict[str, Any]) -> str:
+    """One readable line: seq, UTC time, who@where, action, entity, what changed, why."""
+    who = (e["username"] or "system") + (f"@{e['station']}" if e["station"] else "")
+    line = (f"{e['seq']:>6}  {e['at'][:19].replace('T', ' ')}Z  {who:<16} {e['action']:<18} "
+            f"{e['entity_type']} {e['entity_id']}")
+    change = _change(e["old"], e["new"])
+    if change:
+        line += f": {_short(change, 160)}"
+    if e["reason"]:
+        line += f" — {e['reason']}"
+    return line
+
+
+def _short(value: Any, width: int = 40) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
+                                                            sort_keys=True, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _change(old: Any, new: Any) -> str:
+    if isinstance(old, dict) or isinstance(new, dict):
+        o = old if isinstance(old, dict) else {}
+        n = new if isinstance(new, dict) else {}
+        parts = []
+        for key in list(dict.fromkeys([*o, *n])):
+            if key in o and key in n:
+                if o[key] != n[key]:
+                    parts.append(f"{key} {_short(o[key])} → {_short(n[key])}")
+            elif key in n:
+                if n[key] is None or n[key] == [] or n[key] == {}:
+                    continue
+                parts.append(f"{key}={_short(n[key])}")
+            else:
+                parts.append(f"{key} {_short(o[key])} → (none)")
+        return ", ".join(parts)
+    if old is None and new is None:
+        return ""
+    if old is None:
+        return _short(new)
+    return f"{_short(old)} → {_short(new)}"
 
 
 @audit_app.command("verify")

@@ -30,10 +30,13 @@ def validate(files: list[Path],
         for p in exc.problems:
             typer.echo(str(p), err=True)
         raise
-    show(out, json_, lambda rows: [say(f"ok {r['file']}: {r['kind']}"
-                                       + (f" {r['routing']} ({r['operations']} operations)"
-                                          if r['routing'] else f" ({r['parts']} parts)"))
-                                   for r in rows])
+    def human(rows: list[dict]) -> None:
+        for r in rows:
+            say(f"ok {r['file']}: {r['kind']}"
+                + (f" {r['routing']} ({r['operations']} operations)" if r["routing"]
+                   else f" ({r['parts']} parts)"))
+
+    show(out, json_, human)
 
 
 @routing_app.command("load")
@@ -93,8 +96,10 @@ def _print_routing(d: dict) -> None:
             say(f"        consumes {b['qty']:g} × {b['part']}"
                 + (" by serial" if b.get("by_serial") else ""))
         for s in o.get("data", ()):
-            lim = f" [{s['min'] if s['min'] is not None else ''}..{s['max'] if s['max'] is not None else ''}]"
-            say(f"        data {s['name']} ({s['type']}{', ' + s['unit'] if s['unit'] else ''}){lim}")
+            lo = s["min"] if s["min"] is not None else ""
+            hi = s["max"] if s["max"] is not None else ""
+            unit = f", {s['unit']}" if s["unit"] else ""
+            say(f"        data {s['name']} ({s['type']}{unit}) [{lo}..{hi}]")
 
 
 @routing_app.command("list")

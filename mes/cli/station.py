@@ -71,7 +71,11 @@ def show_(tctx: typer.Context, station_id: str,
     ctx = context(tctx)
     data = get_station(ctx, station_id.upper())
     data["loaded"] = loads(ctx, data["id"])
-    show(data, json_, lambda d: [say(f"{k}: {v}") for k, v in d.items()])
+    def human(d: dict) -> None:
+        for k, v in d.items():
+            say(f"{k}: {v}")
+
+    show(data, json_, human)
 
 
 @station_app.command("load")

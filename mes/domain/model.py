@@ -6,7 +6,7 @@ These dataclasses are the contract between the YAML files people write, the stor
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 PartKind = Literal["component", "subassembly", "device", "firmware"]

@@ -29,13 +29,17 @@ def authenticate(store: Store, username: str, password: str, *, station: str | N
         raise NotAuthorised(f"account {username} is locked after "
                             f"{rules.MAX_FAILED_LOGINS} failed attempts: ask an admin to unlock it")
     if not rules.check_password(password, user["pw_salt"], user["pw_hash"]):
-        failed = user["failed_logins"] + 1
-        lock = failed >= rules.MAX_FAILED_LOGINS
         with store.transaction():
-            store.update("users", username, {"failed_logins": failed, "locked": lock})
+            # Counted in SQL under the write lock: two stations failing at once both count.
+            failed = int(store.scalar(
+                "UPDATE users SET failed_logins = failed_logins + 1 WHERE username = ? "
+                "RETURNING failed_logins", (username,)))
+            lock = failed >= rules.MAX_FAILED_LOGINS
+            if lock:
+                store.update("users", username, {"locked": True})
             store.append_audit(username=username, station=station, action="user.login_failed",
                                entity_type="user", entity_id=username,
-                               old={"failed_logins": user["failed_logins"]},
+                               old={"failed_logins": failed - 1},
                                new={"failed_logins": failed, "locked": lock})
         left = rules.MAX_FAILED_LOGINS - failed
         hint = "the account is now locked: ask an admin" if lock else f"{left} attempts left"

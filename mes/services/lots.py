@@ -15,6 +15,7 @@ from mes.services.workspace import site
 from mes.store.base import Store
 
 MAX_LOT_QTY = 100_000
+LOT_STATUSES = ("in_process", "completed", "released", "shipped", "scrapped", "hold")
 
 
 def create_lot(ctx: Context, part_number: str, qty: int, site_id: str | None = None
@@ -171,6 +172,9 @@ def _step_view(s: dict[str, Any]) -> dict[str, Any]:
 
 def list_lots(ctx: Context, status: str | None, part: str | None) -> list[dict[str, Any]]:
     where: dict[str, Any] = {}
+    if status is not None and status not in LOT_STATUSES:
+        raise InvalidInput(f"--status {status!r}: one of {', '.join(LOT_STATUSES)}",
+                           field="status")
     if status == "hold":
         where["on_hold"] = 1
     elif status:

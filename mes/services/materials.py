@@ -34,7 +34,12 @@ def receipt_from_scan(scan: str, part: str, qty: float) -> Receipt:
     """A GS1 scan fills GTIN, lot (as supplier lot), expiry and serial (as our id)."""
     from mes.domain.gs1 import parse_udi
 
-    udi = parse_udi(scan)
+    try:
+        udi = parse_udi(scan)
+    except InvalidInput as exc:  # name the field the operator knows, not only the AI
+        field = exc.field or "scan"
+        raise InvalidInput(f"--scan: {field}: {exc.message}: scan the label again or type "
+                           "the fields", field=field) from None
     return Receipt(part=part, qty=qty, supplier_lot=udi.lot, gtin=udi.gtin, expiry=udi.expiry,
                    material_id=udi.serial)
 
@@ -52,8 +57,13 @@ def receive(ctx: Context, r: Receipt) -> dict[str, Any]:
         raise InvalidInput(f"--origin {origin!r}: use an ISO 3166 alpha-2 code such as CN",
                            field="origin")
     unit_cost = r.unit_cost if r.unit_cost is not None else part.unit_cost
-    if unit_cost is not None and not unit_cost >= 0:
+    if unit_cost is not None and not 0 <= unit_cost < 1e12:
         raise InvalidInput("--unit-cost must be zero or positive", field="unit_cost")
+    for name in ("supplier", "supplier_lot", "mpn", "date_code", "cert"):
+        value = getattr(r, name)
+        if value is not None and (len(value) > 200 or not value.isprintable()):
+            raise InvalidInput(f"--{name.replace('_', '-')} {value[:40]!r}: use printable "
+                               "text (at most 200 characters)", field=name)
     if r.material_id:
         check_id(normalise_scan(r.material_id), "material id")
     status = "quarantine" if part.incoming_inspection else "released"

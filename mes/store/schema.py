@@ -46,7 +46,8 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX lots_status ON lots(status)",
         """CREATE TABLE units (serial TEXT PRIMARY KEY REFERENCES items(id), lot_id TEXT NOT NULL
             REFERENCES lots(id), status TEXT NOT NULL, on_hold INTEGER NOT NULL DEFAULT 0,
-            hold_reason TEXT, rework_op INTEGER, rework_at TEXT, mcu_uid TEXT, consumed_into TEXT)""",
+            hold_reason TEXT, rework_op INTEGER, rework_at TEXT, mcu_uid TEXT,
+            consumed_into TEXT)""",
         "CREATE INDEX units_lot ON units(lot_id)",
         """CREATE TABLE steps (id {pk}, lot_id TEXT NOT NULL REFERENCES lots(id), serial TEXT,
             op INTEGER NOT NULL, station_id TEXT NOT NULL, username TEXT NOT NULL,
