@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ncr.close": frozenset({"quality"}),
     "ship": frozenset({"quality", "technician"}),
     "label.print": frozenset({"operator", "technician", "quality"}),
+    # Recording an origin decision: quality, and label printing (which decides first).
+    "origin.decide": frozenset({"operator", "technician", "quality"}),
     "recall": frozenset({"quality"}),
     "import.machine": frozenset({"operator", "technician"}),
     "config.set": frozenset({"admin"}),

@@ -137,10 +137,10 @@ def compute(store: Store, lot_id: str, rule: Rule) -> dict[str, Any]:
 
 def decide(ctx: Context, lot_id: str) -> dict[str, Any]:
     """Compute, store (origin_decisions + audit, one transaction) and return the worksheet."""
-    from mes.services.auth import current_actor
+    from mes.services.auth import require
     from mes.services.workspace import config
 
-    actor = current_actor(ctx)
+    actor = require(ctx, "origin.decide")
     cfg = config(ctx)
     rule = rule_from_config(cfg)
     ws = compute(ctx.store, lot_id, rule)
