@@ -87,14 +87,19 @@ def verify(tctx: typer.Context,
            anchor: Annotated[str | None, typer.Option(
                help="a chain head hash printed on a DHR: check it is still in the chain")]
            = None,
+           reconcile: Annotated[bool, typer.Option(
+               "--reconcile", help="also compare the records with what the events say")]
+           = False,
            json_: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Recompute the hash chain; name the first bad event (exit 7)."""
     from mes.services.audit import verify as do_verify
 
-    out = do_verify(context(tctx), anchor)
+    out = do_verify(context(tctx), anchor, reconcile=reconcile)
     if json_:
         emit_json(out)
         return
     say(f"audit chain OK: {out['events']} events, head {out['head_seq']} {out['head_hash']}")
     if anchor:
         say(f"anchor found at event {out['anchor_seq']}")
+    if reconcile:
+        say(f"records match the audit trail ({out['reconcile']['events']} events replayed)")

@@ -146,7 +146,7 @@ def typical(spec: dict[str, Any]) -> str:
         value = hi - 5 if hi != 0 else 0
     else:
         value = 1
-    return str(int(round(value))) if spec["type"] == "int" else f"{value:.2f}"
+    return str(round(value)) if spec["type"] == "int" else f"{value:.2f}"
 
 
 def data_args(op: dict[str, Any]) -> list[str]:
@@ -164,6 +164,8 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
     d = Demo(workspace, quiet=quiet)
     workspace.mkdir(parents=True, exist_ok=True)
     os.environ["MES_HOME"] = str(workspace)
+    # Tables are captured, not printed to a terminal: give them room to stay legible.
+    os.environ.setdefault("COLUMNS", "150")
     routings_dir = Path(__file__).resolve().parents[2] / "routings"
     if not routings_dir.is_dir():
         routings_dir = Path.cwd() / "routings"
@@ -320,7 +322,7 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
     verify = d.json("audit", "verify")
     d.mes("trace", "back", devices[0], "--depth", "2")
     d.mes("trace", "forward", material["CAP-100N-0402"], "--finished")
-    d.mes("audit", "verify")
+    d.mes("audit", "verify", "--reconcile")
     labels_dir = workspace / "labels"
     summary = {
         "workspace": str(workspace), "database": str(workspace / "mes.db"),

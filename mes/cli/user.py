@@ -58,6 +58,16 @@ def unlock(tctx: typer.Context, username: str) -> None:
     say(f"{username} unlocked")
 
 
+@user_app.command("deactivate")
+def deactivate(tctx: typer.Context, username: str,
+               reason: Annotated[str, typer.Option(help="why (recorded)")]) -> None:
+    """Deactivate a user (admin). Records and signatures stay; the name is never reused."""
+    from mes.services.auth import deactivate as do_deactivate
+
+    do_deactivate(context(tctx), username, reason)
+    say(f"{username} deactivated")
+
+
 @user_app.command("list")
 def list_(tctx: typer.Context,
           json_: Annotated[bool, typer.Option("--json")] = False,

@@ -42,6 +42,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "import.machine": frozenset({"operator", "technician"}),
     "config.set": frozenset({"admin"}),
     "backup": frozenset({"admin", "quality"}),
+    "db.migrate": frozenset({"admin"}),
+    "db.copy": frozenset({"admin"}),
 }
 
 # Recording a step needs a valid qualification for the station type as well.

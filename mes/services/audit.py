@@ -18,8 +18,10 @@ def log(ctx: Context, entity: str | None, limit: int | None) -> list[dict[str, A
     return rows
 
 
-def verify(ctx: Context, anchor: str | None = None) -> dict[str, Any]:
-    """Recompute the chain; with an anchor (a head printed on a DHR), check it is still there."""
+def verify(ctx: Context, anchor: str | None = None, *, reconcile: bool = False
+           ) -> dict[str, Any]:
+    """Recompute the chain; with an anchor (a head printed on a DHR), check it is still there;
+    with reconcile, check that the records say what the events say."""
     report = verify_chain(ctx.store.audit_rows())
     out = {"ok": report.ok, "events": report.events, "head_seq": report.head_seq,
            "head_hash": report.head_hash, "first_bad_seq": report.first_bad_seq,
@@ -33,6 +35,13 @@ def verify(ctx: Context, anchor: str | None = None) -> dict[str, Any]:
             raise IntegrityFailure(f"anchor {anchor[:16]}… is not in the audit chain: the "
                                    "chain was rewritten after that record was printed")
         out["anchor_seq"] = hit["seq"]
+    if reconcile:
+        rec = reconcile_records(ctx.store)
+        out["reconcile"] = rec
+        if not rec["ok"]:
+            more = f" (and {len(rec['problems']) - 1} more)" if len(rec["problems"]) > 1 else ""
+            raise IntegrityFailure(f"records differ from the audit trail: {rec['problems'][0]}"
+                                   f"{more}; investigate who changed the database file")
     return out
 
 
@@ -49,7 +58,7 @@ def head(ctx: Context) -> dict[str, Any]:
 _STEP_ACTIONS = frozenset({"step.start", "step.complete"})
 
 
-def reconcile(store: Any, limit: int = 50) -> dict[str, Any]:
+def reconcile_records(store: Any, limit: int = 50) -> dict[str, Any]:
     """Replay the audit events and compare materials, lots, units, steps, signatures, edges."""
     from collections import Counter
 
@@ -89,6 +98,9 @@ def reconcile(store: Any, limit: int = 50) -> dict[str, Any]:
             for item, _qty in new.get("consumed") or []:
                 if item in units:
                     units[item]["status"] = "consumed"
+            return
+        elif action == "step.data" and int(new["step"]) in steps:
+            steps[int(new["step"])]["data"] = new.get("data") or {}
             return
         elif action == "material.consume" and etype == "material" and eid in mats:
             mats[eid]["consumed"] += float(new["qty"])

@@ -184,6 +184,27 @@ def unlock(ctx: Context, username: str) -> None:
                         old={"locked": bool(user["locked"])}, new={"locked": False})
 
 
+def deactivate(ctx: Context, username: str, reason: str) -> None:
+    """A user who leaves keeps every record and signature; the name is never reused."""
+    actor = require(ctx, "user.deactivate")
+    if not reason.strip():
+        raise InvalidInput("deactivating a user needs a --reason", field="reason")
+    user = ctx.store.get("users", username)
+    if user is None:
+        raise NotFound(f"no user {username}")
+    if not user["active"]:
+        raise Refused(f"user {username} is already inactive")
+    if username == actor.username:
+        raise Refused("you cannot deactivate yourself: ask another admin")
+    with ctx.store.transaction() as tx:
+        tx.update("users", username, {"active": False})
+        tx.exec("UPDATE sessions SET ended_at = ? WHERE username = ? AND ended_at IS NULL",
+                (clock.now_iso(), username))
+        tx.append_audit(username=actor.username, station=ctx.station,
+                        action="user.deactivate", entity_type="user", entity_id=username,
+                        old={"active": True}, new={"active": False}, reason=reason)
+
+
 def list_users(ctx: Context) -> list[dict[str, Any]]:
     rows = ctx.store.find("users", order="username")
     quals = ctx.store.find("qualifications", order="station_type")

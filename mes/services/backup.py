@@ -129,7 +129,7 @@ def verify_backup(path: Path, *, reconcile_state: bool = True) -> dict[str, Any]
         if not report.ok:
             raise IntegrityFailure(f"{path}: audit chain broken at event "
                                    f"{report.first_bad_seq}: {report.problem}")
-        from mes.services.audit import reconcile
+        from mes.services.audit import reconcile_records as reconcile
 
         rec: dict[str, Any] = reconcile(ro) if reconcile_state else {"ok": True,
                                                                      "checked": None}

@@ -23,18 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from mes.domain.audit import GENESIS, verify_chain
-from mes.errors import IntegrityFailure, InvalidInput, NotAuthorised, NotFound, Refused
-from mes.services.auth import _audit_denied, current_actor
+from mes.errors import IntegrityFailure, InvalidInput, NotFound, Refused
+from mes.services.auth import require
 from mes.services.context import Actor, Context
 from mes.store import is_postgres
 from mes.store.base import Store
 from mes.store.schema import MIGRATIONS, SCHEMA_VERSION
 
-# Who may run the database commands (the domain permission table wins if it names them).
-DB_PERMISSIONS: dict[str, frozenset[str]] = {
-    "db.migrate": frozenset({"admin"}),
-    "db.copy": frozenset({"admin"}),
-}
 BATCH = 5_000
 
 
@@ -81,16 +76,7 @@ def _head(store: Store, present: set[str]) -> dict[str, Any]:
 
 def require_db(ctx: Context, action: str) -> Actor:
     """Authenticate (against ctx's store) and check the role for a `db.*` action."""
-    from mes.domain import auth as rules
-
-    actor = current_actor(ctx)
-    roles = rules.PERMISSIONS.get(action, DB_PERMISSIONS[action])
-    if actor.role not in roles:
-        _audit_denied(ctx.store, actor.username, ctx.station, action,
-                      f"role {actor.role} may not {action}")
-        raise NotAuthorised(f"{actor.username} ({actor.role}) may not {action}: it needs "
-                            f"the role {', '.join(sorted(roles))}")
-    return actor
+    return require(ctx, action)
 
 
 # -- info ------------------------------------------------------------------------------
@@ -127,8 +113,6 @@ def migrate(ctx: Context) -> dict[str, Any]:
     store.check_version(SCHEMA_VERSION)
     before = store.schema_version()
     out = {"location": store.location, "from": before, "to": SCHEMA_VERSION}
-    if before == SCHEMA_VERSION:
-        return {**out, "changed": False}
     if before == 0:
         if store.dialect != "postgres":
             raise NotFound(f"{store.location} is not an initialised mes workspace: run "
@@ -140,7 +124,9 @@ def migrate(ctx: Context) -> dict[str, Any]:
                           "a mes database, or it is damaged; restore it or use another one")
         store.migrate()
         return {**out, "changed": True}
-    actor = require_db(ctx, "db.migrate")
+    actor = require_db(ctx, "db.migrate")  # an admin's command even when nothing is due
+    if before == SCHEMA_VERSION:
+        return {**out, "changed": False}
     store.migrate()
     with store.transaction():
         store.append_audit(username=actor.username, station=ctx.station, action="db.migrate",

@@ -204,9 +204,14 @@ def _record(ctx: Context, req: MoldingImport, lot: dict[str, Any], op: Operation
         step_id = tx.scalar("SELECT id FROM steps WHERE lot_id = ? AND serial IS NULL AND "
                             "op = ? ORDER BY id DESC LIMIT 1", (lot["id"], op.op))
         step = tx.get("steps", step_id) or {}
-        tx.update("steps", step_id, {"data": {**json.loads(step.get("data") or "{}"),
-                                              **{k: v for k, v in summary.items()
-                                                 if k != "mean_good_shots"}}})
+        before = json.loads(step.get("data") or "{}")
+        after = {**before, **{k: v for k, v in summary.items() if k != "mean_good_shots"}}
+        tx.update("steps", step_id, {"data": after})
+        # The shot summary joins the step's data: a state change like any other, audited.
+        tx.append_audit(username=ctx._actor.username if ctx._actor else None,
+                        station=req.station, action="step.data", entity_type="lot",
+                        entity_id=lot["id"], old={"step": step_id, "data": before},
+                        new={"step": step_id, "data": after}, reason="molding shot summary")
         cav = summary["cavities"]
         for start in range(0, total, INSERT_CHUNK):
             chunk = shots.rows[start:start + INSERT_CHUNK]

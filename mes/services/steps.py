@@ -371,6 +371,11 @@ def _consume(tx: Store, actor: Actor, station: str, t: Target,
                           expect={"status": "completed"})
             if n != 1:
                 raise Refused(f"{c.item} was consumed meanwhile: scan another unit")
+            tx.append_audit(username=actor.username, station=station, action="unit.consume",
+                            entity_type="unit", entity_id=c.item,
+                            old={"status": "completed"},
+                            new={"status": "consumed", "into": t.item_of(t.keys[0]),
+                                 "op": t.op.op})
             continue
         table = "material_lots" if c.kind == "material" else "lots"
         if not tx.decrement(table, c.item, "remaining", c.qty):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mes.domain.audit import verify_chain
-from mes.services.audit import reconcile
+from mes.services.audit import reconcile_records as reconcile
 from mes.store.base import Store
 
 BAD_WORDS = ("Traceback", "database is locked", "internal error", "locked")

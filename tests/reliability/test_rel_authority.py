@@ -124,6 +124,9 @@ COMMANDS: dict[str, Setup] = {
                                          "IMM-2", "--report", _report(ws, i, n)], ""),
     "config.set": lambda ws, i, n: (["config", "set", "currency", f"EU{n % 10}"], ""),
     "backup": lambda ws, i, n: (["backup", str(ws.path / f"backup-{n}.db")], ""),
+    "origin.decide": lambda ws, i, n: (["origin", i["released"]], ""),
+    "db.migrate": lambda ws, i, n: (["db", "migrate"], ""),
+    "db.copy": lambda ws, i, n: (["db", "copy", "--to", str(ws.path / f"copy-{n}.db")], ""),
 }
 
 
