@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test check lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,16 @@ demo: $(STAMP)  ## a whole plant, from an empty workspace to a shipped, labelled
 	rm -rf demo-workspace
 	$(BIN)/mes demo --dir demo-workspace
 
-test: $(STAMP)  ## lint, types, layer rules, then the test suite
+lint: $(STAMP)  ## style, types, layer rules
 	$(BIN)/ruff check mes tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+check: lint  ## the everyday run: everything but the slow reliability variants
 	$(BIN)/pytest
+
+test: check  ## everything, including the slow variants (minutes): what CI runs
+	$(BIN)/pytest -m slow
 
 bench: $(STAMP)
 	$(BIN)/python bench/plant.py --scale 0.01

@@ -1,0 +1,23 @@
+"""The benchmark is not a test, but its code must not rot: run it at a tiny scale."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
+    p = subprocess.run([sys.executable, str(ROOT / "bench" / "plant.py"), "--scale", "0.001",
+                        "--out", str(tmp_path), "--json"], capture_output=True, text=True,
+                       timeout=600, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    figures = results["figures"] if isinstance(results, dict) else results
+    assert len(figures) >= 9
