@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,6 +93,62 @@ class Workspace:
             con.close()
 
 
+def valid_value(spec: dict[str, Any]) -> str:
+    """A value a data spec accepts: the middle of [min, max], else just inside the limit."""
+    if spec["type"] == "str":
+        return "X-1"
+    if spec["type"] == "bool":
+        return "true"
+    lo, hi = spec.get("min"), spec.get("max")
+    if lo is not None and hi is not None:
+        mid = (lo + hi) / 2
+    elif lo is not None:
+        mid = lo if spec["type"] == "int" else lo + 1
+    elif hi is not None:
+        mid = hi if spec["type"] == "int" else hi - 1
+    else:
+        mid = 1
+    return str(round(mid)) if spec["type"] == "int" else f"{mid:g}"
+
+
+USERS = [("fatima", "operator", "Fatima Zahra Alaoui"), ("youssef", "quality", "Youssef Benali"),
+         ("tarik", "technician", "Tarik Ouazzani")]
+
+
+def use_workspace(mp: pytest.MonkeyPatch, path: Path) -> None:
+    """Point MES_HOME and the current directory at `path`, with no database override."""
+    mp.setenv("MES_HOME", str(path))
+    mp.delenv("MES_DB", raising=False)
+    mp.delenv("MES_DATABASE_URL", raising=False)
+    mp.chdir(path)
+
+
+def init_workspace(ws: Workspace, users: list[tuple[str, str, str]] = USERS) -> None:
+    """`mes init` with amina as admin, then one user per role (or `users`)."""
+    ws.ok("init", "--site-name", "Usine Casablanca", "--country", "MA", "--manufacturer",
+          "OxiMaroc SA", "--address", "Technopark, Route de Nouaceur, Casablanca",
+          "--admin", "amina", "--admin-name", "Amina El Idrissi", "--password-stdin",
+          stdin=PASSWORDS["amina"] + "\n")
+    for name, role, full in users:
+        ws.ok("user", "add", name, "--role", role, "--name", full, "--password-stdin",
+              user="amina", stdin=PASSWORDS[name] + "\n")
+
+
+def equip_plant(ws: Workspace, operators: tuple[str, ...] = ("fatima", "tarik")) -> None:
+    """Stations of every type, qualified operators, the example routings approved."""
+    for sid, stype in STATIONS.items():
+        ws.ok("station", "add", sid, "--type", stype, "--calibration-due", "2099-12-31",
+              user="tarik")
+    for stype in sorted(set(STATIONS.values())):
+        for who in operators:
+            ws.ok("user", "qualify", who, stype, "--until", "2099-12-31", user="youssef")
+    out = ws.ok("routing", "load", *sorted(ROUTINGS.glob("*.yaml")), user="tarik").out
+    for line in out.splitlines():
+        if line.startswith("routing ") and line.endswith(": draft"):
+            part, version = line.split()[1], line.split()[2].rstrip(":").lstrip("v")
+            ws.ok("routing", "approve", part, "--version", version, user="youssef")
+
+
 @pytest.fixture
 def workspace(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
               ) -> Iterator[Workspace]:
@@ -100,41 +157,18 @@ def workspace(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytes
     Backend: SQLite unless the test parametrizes this fixture indirectly with "postgres".
     """
     backend = getattr(request, "param", "sqlite")
-    monkeypatch.setenv("MES_HOME", str(tmp_path))
-    monkeypatch.delenv("MES_DB", raising=False)
-    monkeypatch.delenv("MES_DATABASE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)
+    use_workspace(monkeypatch, tmp_path)
     if backend == "postgres":
         ws = Workspace(tmp_path, db_url=request.getfixturevalue("pg_url"))
     else:
         assert backend == "sqlite", backend
         ws = Workspace(tmp_path)
-    ws.ok("init", "--site-name", "Usine Casablanca", "--country", "MA", "--manufacturer",
-          "OxiMaroc SA", "--address", "Technopark, Route de Nouaceur, Casablanca",
-          "--admin", "amina", "--admin-name", "Amina El Idrissi", "--password-stdin",
-          stdin=PASSWORDS["amina"] + "\n")
-    for name, role, full in [("fatima", "operator", "Fatima Zahra Alaoui"),
-                             ("youssef", "quality", "Youssef Benali"),
-                             ("tarik", "technician", "Tarik Ouazzani")]:
-        ws.ok("user", "add", name, "--role", role, "--name", full, "--password-stdin",
-              user="amina", stdin=PASSWORDS[name] + "\n")
+    init_workspace(ws)
     yield ws
 
 
 @pytest.fixture
 def plant(workspace: Workspace) -> Workspace:
     """The workspace with the example routings approved, stations and qualifications."""
-    ws = workspace
-    for sid, stype in STATIONS.items():
-        ws.ok("station", "add", sid, "--type", stype, "--calibration-due", "2099-12-31",
-              user="tarik")
-    for stype in sorted(set(STATIONS.values())):
-        for who in ("fatima", "tarik"):
-            ws.ok("user", "qualify", who, stype, "--until", "2099-12-31", user="youssef")
-    files = sorted(ROUTINGS.glob("*.yaml"))
-    out = ws.ok("routing", "load", *files, user="tarik").out
-    for line in out.splitlines():
-        if line.startswith("routing ") and line.endswith(": draft"):
-            part, version = line.split()[1], line.split()[2].rstrip(":").lstrip("v")
-            ws.ok("routing", "approve", part, "--version", version, user="youssef")
-    return ws
+    equip_plant(workspace)
+    return workspace

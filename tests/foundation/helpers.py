@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from tests.conftest import STATIONS, Workspace
+from tests.conftest import STATIONS, Workspace, valid_value
 
 PCBA = "PCBA-OXI-100"
 STATION_OF_TYPE = {stype: sid for sid, stype in STATIONS.items()}
@@ -26,24 +26,6 @@ def operation(ws: Workspace, op: int, part: str = PCBA) -> dict[str, Any]:
     return next(o for o in routing(ws, part)["operations"] if o["op"] == op)
 
 
-def valid_value(spec: dict[str, Any]) -> str:
-    """A value inside the limits: mid-range of min/max."""
-    if spec["type"] == "str":
-        return "X-1"
-    if spec["type"] == "bool":
-        return "true"
-    lo, hi = spec["min"], spec["max"]
-    if lo is not None and hi is not None:
-        mid = (lo + hi) / 2
-    elif lo is not None:
-        mid = lo + 1
-    elif hi is not None:
-        mid = hi - 1
-    else:
-        mid = 1
-    if spec["type"] == "int":
-        return str(int(lo if lo is not None and hi is not None and lo == hi else round(mid)))
-    return f"{mid:g}"
 
 
 def valid_data(op: dict[str, Any], **override: object) -> list[str]:

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from tests.conftest import STATIONS, Workspace
+from tests.conftest import STATIONS, Workspace, valid_value
 
 PCBA = "PCBA-OXI-100"
 ENC = "ENC-OXI-100"
@@ -17,19 +17,6 @@ def routing(ws: Workspace, part: str) -> dict[str, Any]:
     return dict(json.loads(ws.ok("routing", "show", part, "--json", user="tarik").out))
 
 
-def valid_value(spec: dict[str, Any]) -> str:
-    if spec["type"] == "str":
-        return "X-1"
-    if spec["type"] == "bool":
-        return "true"
-    lo, hi = spec.get("min"), spec.get("max")
-    if lo is not None and hi is not None:
-        mid = (lo + hi) / 2
-    else:
-        mid = lo + 1 if lo is not None else (hi - 1 if hi is not None else 1)
-    if spec["type"] == "int":
-        return str(int(lo if lo is not None and lo == hi else round(mid)))
-    return f"{mid:g}"
 
 
 def receive(ws: Workspace, part: str, qty: float, *extra: object) -> str:

@@ -13,42 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORDS, ROUTINGS, STATIONS, Workspace
+from tests.conftest import Workspace, equip_plant, init_workspace, use_workspace
 from tests.quality.helpers import Scenario, build
 
 
 def _init_plant(ws: Workspace) -> None:
     """The `workspace` + `plant` fixtures of tests/conftest.py, for a session-scoped build."""
-    ws.ok("init", "--site-name", "Usine Casablanca", "--country", "MA", "--manufacturer",
-          "OxiMaroc SA", "--address", "Technopark, Route de Nouaceur, Casablanca",
-          "--admin", "amina", "--admin-name", "Amina El Idrissi", "--password-stdin",
-          stdin=PASSWORDS["amina"] + "\n")
-    for name, role, full in [("fatima", "operator", "Fatima Zahra Alaoui"),
-                             ("youssef", "quality", "Youssef Benali"),
-                             ("tarik", "technician", "Tarik Ouazzani")]:
-        ws.ok("user", "add", name, "--role", role, "--name", full, "--password-stdin",
-              user="amina", stdin=PASSWORDS[name] + "\n")
-    for sid, stype in STATIONS.items():
-        ws.ok("station", "add", sid, "--type", stype, "--calibration-due", "2099-12-31",
-              user="tarik")
-    for stype in sorted(set(STATIONS.values())):
-        for who in ("fatima", "tarik"):
-            ws.ok("user", "qualify", who, stype, "--until", "2099-12-31", user="youssef")
-    out = ws.ok("routing", "load", *sorted(ROUTINGS.glob("*.yaml")), user="tarik").out
-    for line in out.splitlines():
-        if line.startswith("routing ") and line.endswith(": draft"):
-            part, version = line.split()[1], line.split()[2].rstrip(":").lstrip("v")
-            ws.ok("routing", "approve", part, "--version", version, user="youssef")
+    init_workspace(ws)
+    equip_plant(ws)
 
 
 @pytest.fixture(scope="session")
 def built_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Scenario]:
     path = tmp_path_factory.mktemp("quality-plant")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MES_HOME", str(path))
-        mp.delenv("MES_DB", raising=False)
-        mp.delenv("MES_DATABASE_URL", raising=False)
-        mp.chdir(path)
+        use_workspace(mp, path)
         ws = Workspace(path)
         _init_plant(ws)
         scenario = build(ws)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.conftest import STATIONS, Workspace
+from tests.conftest import valid_value as mid_value
 
 PCBA, ENC, DEV = "PCBA-OXI-100", "ENC-OXI-100", "DEV-OXI-100"
 STATION_OF_TYPE = {stype: sid for sid, stype in STATIONS.items()}
@@ -23,24 +24,6 @@ def routing(ws: Workspace, part: str) -> dict[str, Any]:
     return dict(json.loads(ws.ok("routing", "show", part, "--json", user="tarik").out))
 
 
-def mid_value(spec: dict[str, Any]) -> str:
-    """A valid value: the middle of [min, max], else just inside the one limit."""
-    if spec["type"] == "str":
-        return "X-1"
-    if spec["type"] == "bool":
-        return "true"
-    lo, hi = spec.get("min"), spec.get("max")
-    if lo is not None and hi is not None:
-        mid = (lo + hi) / 2
-    elif lo is not None:
-        mid = lo if spec["type"] == "int" else lo + 1
-    elif hi is not None:
-        mid = hi if spec["type"] == "int" else hi - 1
-    else:
-        mid = 1
-    if spec["type"] == "int":
-        return str(round(mid))
-    return f"{mid:g}"
 
 
 def receive(ws: Workspace, part: str, qty: float, supplier_lot: str | None = None) -> str:

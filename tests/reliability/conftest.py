@@ -16,7 +16,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PASSWORDS, ROUTINGS, STATIONS, Workspace
+from tests.conftest import (
+    STATIONS,
+    USERS,
+    Workspace,
+    equip_plant,
+    init_workspace,
+    valid_value,
+)
 
 PCBA = "PCBA-OXI-100"
 PNP_PARTS = ("PCB-OXI-100", "CAP-100N-0402", "CAP-1U-0402", "CAP-10U-0603", "RES-10K-0402",
@@ -26,27 +33,8 @@ OPERATORS = ("fatima", "tarik")  # step.record: operator, technician (both quali
 
 
 def init_plant(ws: Workspace) -> dict[str, Any]:
-    ws.ok("init", "--site-name", "Usine Casablanca", "--country", "MA", "--manufacturer",
-          "OxiMaroc SA", "--address", "Technopark, Route de Nouaceur, Casablanca",
-          "--admin", "amina", "--admin-name", "Amina El Idrissi", "--password-stdin",
-          stdin=PASSWORDS["amina"] + "\n")
-    for name, role, full in [("fatima", "operator", "Fatima Zahra Alaoui"),
-                             ("youssef", "quality", "Youssef Benali"),
-                             ("tarik", "technician", "Tarik Ouazzani"),
-                             ("omar", "operator", "Omar Chraibi")]:
-        ws.ok("user", "add", name, "--role", role, "--name", full, "--password-stdin",
-              user="amina", stdin=PASSWORDS[name] + "\n")
-    for sid, stype in STATIONS.items():
-        ws.ok("station", "add", sid, "--type", stype, "--calibration-due", "2099-12-31",
-              user="tarik")
-    for stype in sorted(set(STATIONS.values())):
-        for who in OPERATORS:
-            ws.ok("user", "qualify", who, stype, "--until", "2099-12-31", user="youssef")
-    out = ws.ok("routing", "load", *sorted(ROUTINGS.glob("*.yaml")), user="tarik").out
-    for line in out.splitlines():
-        if line.startswith("routing ") and line.endswith(": draft"):
-            part, version = line.split()[1], line.split()[2].rstrip(":").lstrip("v")
-            ws.ok("routing", "approve", part, "--version", version, user="youssef")
+    init_workspace(ws, [*USERS, ("omar", "operator", "Omar Chraibi")])
+    equip_plant(ws, OPERATORS)
     materials: dict[str, str] = {}
 
     def receive(part: str, qty: float, station: str, slot: str) -> None:
@@ -94,21 +82,6 @@ def rplant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 # -- shared helpers ---------------------------------------------------------------------------
 
-def valid_value(spec: dict[str, Any]) -> str:
-    if spec["type"] == "str":
-        return "X-1"
-    if spec["type"] == "bool":
-        return "true"
-    lo, hi = spec.get("min"), spec.get("max")
-    if lo is not None and hi is not None:
-        mid = (lo + hi) / 2
-    elif lo is not None:
-        mid = lo if spec["type"] == "int" else lo + 1
-    elif hi is not None:
-        mid = hi if spec["type"] == "int" else hi - 1
-    else:
-        mid = 1
-    return str(round(mid)) if spec["type"] == "int" else f"{mid:g}"
 
 
 def step_args(routing: dict[str, Any], scan: str, op_no: int) -> list[str]:
