@@ -1,7 +1,8 @@
 """The floor of a trace: argparse + sqlite3 + the bare recursive CTE, JSON on stdout.
 
 Used by `bench/plant.py` as the floor of `mes trace forward ITEM --json` (whole process)
-and, through FORWARD/BACKWARD, of the in-process trace queries.
+and, through FORWARD/BACKWARD, of the in-process trace queries. `--db` is a SQLite file or
+a postgresql:// URL (the same SQL runs on both).
 
     python bench/floor_trace.py --db mes.db forward R-000123 > /dev/null
 """
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
+
+from floor_step import connect, execute
 
 # Everything made from the start item: walk up the edges, report the units reached.
 FORWARD = """WITH RECURSIVE up(id) AS (
@@ -25,14 +27,6 @@ SELECT e.parent, e.child, e.qty, e.op, e.station_id, e.feeder, e.at, i.kind
   FROM edges e JOIN items i ON i.id = e.child WHERE e.parent IN (SELECT id FROM down)"""
 
 
-def connect(db: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(db, isolation_level=None, timeout=10)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("direction", choices=("forward", "back"))
@@ -40,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", required=True)
     a = ap.parse_args(argv)
     conn = connect(a.db)
-    cur = conn.execute(FORWARD if a.direction == "forward" else BACKWARD, (a.item,))
+    cur = execute(conn, FORWARD if a.direction == "forward" else BACKWARD, (a.item,))
     cols = [d[0] for d in cur.description]
     rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
     json.dump({"start": a.item, "items": rows}, sys.stdout, indent=2)

@@ -1,6 +1,7 @@
 """Plant-scale benchmarks (DESIGN §10): each figure beside its floor, measured in one run.
 
     python bench/plant.py [--scale S] [--out DIR] [--json] [--keep]
+                          [--postgres auto|off|URL] [--pg-scale S]
 
 Builds a synthetic plant (bench/synth.py: 1,000,000 devices at scale 1.0) in a real
 workspace: `mes init`, the example routings loaded and approved through the command line
@@ -8,6 +9,11 @@ workspace: `mes init`, the example routings loaded and approved through the comm
 through mes.store.bulk.BulkLoader. Then measures the operator step, the station loop,
 trace back/forward, labels, audit verify, bulk load and database size, each beside a floor
 measured in the same run on the same file, and prints/writes the ratios (OUT/results.json).
+
+Then the same operator and trace figures on PostgreSQL (issue: plant-wide database): a
+second plant, by default of min(scale, 0.1) devices, bulk-loaded through the same code into
+a throw-away local server (tests/postgres/server.py; `--postgres URL` for an empty database
+of your own), each figure beside the same floor run against that server.
 
 Benchmarks are not tests; `--scale 0.001` runs in seconds so a test can keep this code
 from rotting. Below scale 0.01 the repetition counts are cut down (see `runs`).
@@ -40,6 +46,8 @@ sys.path.insert(0, str(BENCH))
 import floor_step  # noqa: E402
 import floor_trace  # noqa: E402
 from synth import STATIONS, Plant  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
 
 from mes import clock  # noqa: E402
 from mes.services.context import Context  # noqa: E402
@@ -119,6 +127,7 @@ class Figure:
     runs: int
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    backend: str = "SQLite"
 
     @property
     def ratio(self) -> float | None:
@@ -163,15 +172,20 @@ def interleaved(a: Callable[[], Any], b: Callable[[], Any], runs: int, warmup: i
 # -- the run ---------------------------------------------------------------------------------
 
 class Bench:
-    def __init__(self, scale: float, out: Path, rep: Reporter, workspace: Path | None) -> None:
+    def __init__(self, scale: float, out: Path, rep: Reporter, workspace: Path | None,
+                 pg_url: str | None = None) -> None:
         self.scale = scale
         self.out = out
         self.rep = rep
         self.quick = scale < 0.01
-        self.ws = workspace or out / f"plant-{scale:g}"
+        self.backend = "PostgreSQL" if pg_url else "SQLite"
+        self.ws = workspace or out / f"plant-{self.backend.lower()}-{scale:g}"
         self.db = self.ws / "mes.db"
+        self.db_url = pg_url or str(self.db)  # what the services and the floors open
         self.env = {k: v for k, v in os.environ.items()
                     if k not in ("MES_DB", "MES_DATABASE_URL")} | {"MES_HOME": str(self.ws)}
+        if pg_url:
+            self.env["MES_DATABASE_URL"] = pg_url
         self.mes = _mes_command()
         self.figures: list[Figure] = []
         self.info: dict[str, Any] = {}
@@ -194,7 +208,7 @@ class Bench:
         return p
 
     def ctx(self, user: str | None = None) -> Context:
-        return Context(workspace=self.ws, db=str(self.db), user=user,
+        return Context(workspace=self.ws, db=self.db_url, user=user,
                        password_source=(lambda _: PASSWORDS[user]) if user else None)
 
     def setup_workspace(self) -> None:
@@ -230,7 +244,7 @@ class Bench:
             quality.close()
 
     def load_plant(self) -> Plant:
-        store = open_store(str(self.db))
+        store = open_store(self.db_url)
         n = max(100, round(1_000_000 * self.scale))
         versions = {r["part"]: int(r["version"]) for r in store.all(
             "SELECT part, version FROM routings WHERE status = 'approved'")}
@@ -241,7 +255,8 @@ class Bench:
                       step_id0=int(store.scalar("SELECT coalesce(max(id), 0) + 1 FROM steps")))
         expected = plant.expected_rows()
         t = time.perf_counter()
-        with self.rep.phase(f"bulk load: {n:,} devices, ~{expected:,} rows", expected) as adv, \
+        what = f"{self.backend} bulk load: {n:,} devices, ~{expected:,} rows"
+        with self.rep.phase(what, expected) as adv, \
                 BulkLoader(store, defer_indexes=("edges",),
                            progress=lambda _t, k: adv(k)) as bl:
             bl.items(plant.items())
@@ -301,7 +316,7 @@ class Bench:
 
         def floor() -> None:
             p = subprocess.run([sys.executable, str(BENCH / "floor_step.py"), "--db",
-                                str(self.db), next(floors), "--lot", lot, "--op", "20",
+                                self.db_url, next(floors), "--lot", lot, "--op", "20",
                                 "--station", "SPI-1", "--user", "fatima", *data,
                                 "--result", "pass"], capture_output=True, text=True)
             if p.returncode:
@@ -309,7 +324,7 @@ class Bench:
 
         with self.rep.phase(f"operator `mes step complete` × {runs} (subprocess)", runs):
             tm, tf = interleaved(mes, floor, runs, warmup=self.runs(2, 1))
-        self.figures.append(Figure("operator `mes step complete` (p50, whole process)", "ms",
+        self.add(Figure("operator `mes step complete` (p50, whole process)", "ms",
                                    median(tm) * 1e3, median(tf) * 1e3, "<= 1.5x", runs,
                                    "floor: bench/floor_step.py (argparse + sqlite3)",
                                    {"p90_ms": sorted(tm)[int(0.9 * (len(tm) - 1))] * 1e3}))
@@ -344,7 +359,7 @@ class Bench:
                 complete_step(ctx, StepRequest(scan=next(todo), op=20, station="SPI-1",
                                                data=dict(SPI_DATA), result="pass"))
 
-        conn = floor_step.connect(str(self.db))
+        conn = floor_step.connect(self.db_url)
 
         def raw() -> None:
             floor_step.record(conn, lot=lot, serial=next(floors), op=20, station="SPI-1",
@@ -354,7 +369,7 @@ class Bench:
             tm, tf = interleaved(scan, raw, n, warmup=5)
         conn.close()
         ctx.close()
-        self.figures.append(Figure("station loop, per unit recorded (in-process)", "ms",
+        self.add(Figure("station loop, per unit recorded (in-process)", "ms",
                                    median(tm) * 1e3, median(tf) * 1e3, "<= 2x", n,
                                    f"{how}; floor: the same raw transaction in a loop"))
 
@@ -364,7 +379,7 @@ class Bench:
 
         ctx = self.ctx()
         store = ctx.store
-        conn = floor_trace.connect(str(self.db))
+        conn = floor_step.connect(self.db_url)
         n_dev = self.runs(30, 5)
         devices = [plant.device(i) for i in self.rng.sample(range(plant.devices),
                                                             min(n_dev, plant.devices))]
@@ -377,30 +392,31 @@ class Bench:
             tm, tf, sizes = [], [], []
             for item in items:
                 a, b = interleaved(lambda i=item: fn(i),
-                                   lambda i=item: conn.execute(sql, (i,)).fetchall(), reps)
+                                   lambda i=item: floor_step.execute(conn, sql, (i,)).fetchall(),
+                                   reps)
                 tm += a
                 tf += b
-                sizes.append(len(conn.execute(sql, (item,)).fetchall()))
+                sizes.append(len(floor_step.execute(conn, sql, (item,)).fetchall()))
             return tm, tf, statistics.mean(sizes)
 
         with self.rep.phase(f"trace back of {len(devices)} devices (in-process)"):
             tm, tf, size = compare(devices, lambda i: backward(ctx, i), floor_trace.BACKWARD)
             te, _, _ = compare(devices, lambda i: genealogy.backward_edges(store, i),
                                floor_trace.BACKWARD)
-        self.figures.append(Figure("trace back of a device (services.trace.backward)", "ms",
+        self.add(Figure("trace back of a device (services.trace.backward)", "ms",
                                    median(tm) * 1e3, median(tf) * 1e3, "<= 1.5x", len(tm),
                                    f"~{size:.0f} edges; floor: one bare recursive CTE"))
-        self.figures.append(Figure("  … its edge query alone (genealogy.backward_edges)", "ms",
+        self.add(Figure("  … its edge query alone (genealogy.backward_edges)", "ms",
                                    median(te) * 1e3, median(tf) * 1e3, "<= 1.5x", len(te)))
         for what, items in (("reel", reels), ("resin lot", resins)):
             with self.rep.phase(f"trace forward of {len(items)} {what}s (in-process)"):
                 tm, tf, size = compare(items, lambda i: forward(ctx, i), floor_trace.FORWARD)
                 tq, _, _ = compare(items, lambda i: genealogy.forward_items(store, i),
                                    floor_trace.FORWARD)
-            self.figures.append(Figure(f"trace forward of a {what} (services.trace.forward)",
+            self.add(Figure(f"trace forward of a {what} (services.trace.forward)",
                                        "ms", median(tm) * 1e3, median(tf) * 1e3, "<= 1.5x",
                                        len(tm), f"~{size:.0f} units reached; floor: bare CTE"))
-            self.figures.append(Figure("  … its query alone (genealogy.forward_items)", "ms",
+            self.add(Figure("  … its query alone (genealogy.forward_items)", "ms",
                                        median(tq) * 1e3, median(tf) * 1e3, "<= 1.5x", len(tq)))
         conn.close()
         ctx.close()
@@ -418,14 +434,14 @@ class Bench:
 
         def floor() -> None:
             subprocess.run([sys.executable, str(BENCH / "floor_trace.py"), "--db",
-                            str(self.db), "forward", cur[0]], stdout=subprocess.DEVNULL,
+                            self.db_url, "forward", cur[0]], stdout=subprocess.DEVNULL,
                            check=True)
 
         with self.rep.phase(f"`mes trace forward REEL --json` × {runs} (subprocess)", runs):
             tm, tf = interleaved(mes, floor, runs)
-        self.figures.append(Figure("`mes trace forward` of a reel (whole process)", "ms",
+        self.add(Figure("`mes trace forward` of a reel (whole process)", "ms",
                                    median(tm) * 1e3, median(tf) * 1e3, "<= 1.5x", runs,
-                                   "floor: bench/floor_trace.py (argparse + sqlite3 + CTE)"))
+                                   "floor: bench/floor_trace.py (argparse + driver + CTE)"))
 
     def labels(self, plant: Plant) -> None:
         from mes.domain.gs1 import Udi
@@ -497,7 +513,7 @@ class Bench:
         from mes.services.audit import verify
 
         ctx = self.ctx()
-        conn = floor_trace.connect(str(self.db))
+        conn = floor_step.connect(str(self.db))
         cols = ", ".join(EVENT_FIELDS)
 
         def bare() -> int:
@@ -603,7 +619,7 @@ class Bench:
 
     def size(self, plant: Plant) -> None:
         with self.rep.phase("database size"):
-            conn = floor_trace.connect(str(self.db))
+            conn = floor_step.connect(str(self.db))
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             by: dict[str, int] = {}
             try:
@@ -632,7 +648,12 @@ class Bench:
             return False
         return True
 
+    def add(self, figure: Figure) -> None:
+        figure.backend = self.backend
+        self.figures.append(figure)
+
     def run(self) -> dict[str, Any]:
+        """Every figure on SQLite; on PostgreSQL the operator and trace figures only."""
         t0 = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
         self.setup_workspace()
@@ -644,15 +665,42 @@ class Bench:
         self.step_cli(lot, cli_units, floor_units[:n_cli])
         self.station_loop(lot, loop_units, floor_units[n_cli:])
         self.traces(plant)
-        self.labels(plant)
-        self.audit_verify()
-        self.bulk(plant)
-        self.size(plant)
+        if self.backend == "SQLite":
+            self.labels(plant)
+            self.audit_verify()
+            self.bulk(plant)
+            self.size(plant)
         self.info["station_loop_service"] = self.station_loop_available()
         self.info["seconds"] = round(time.perf_counter() - t0, 1)
         return {"date": date.today().isoformat(), "machine": MACHINE, "scale": self.scale,
-                "workspace": str(self.ws), "figures": [f.as_dict() for f in self.figures],
-                **self.info}
+                "backend": self.backend, "workspace": str(self.ws),
+                "figures": [f.as_dict() for f in self.figures], **self.info}
+
+
+@contextmanager
+def postgres_database(choice: str, rep: Reporter) -> Iterator[str | None]:
+    """The PostgreSQL database for the second plant: `off`, a URL, or `auto` (a throw-away
+    server on loopback, as the tests start it; skipped with the reason when none starts)."""
+    if choice == "off":
+        yield None
+        return
+    if choice != "auto":
+        yield choice
+        return
+    from tests.postgres.server import PgServer
+
+    try:
+        server = PgServer()
+        server.start()
+    except Exception as exc:  # no binaries, no postgres user…: say why, keep the SQLite run
+        rep.log(f"PostgreSQL figures skipped: no local server could be started ({exc})",
+                bar=False)
+        yield None
+        return
+    try:
+        yield server.url(server.new_database())
+    finally:
+        server.stop()
 
 
 def _mes_command() -> list[str]:
@@ -678,13 +726,19 @@ def print_table(result: dict[str, Any]) -> None:
     from rich.table import Table
 
     p = result["plant"]
-    t = Table(title=f"mes plant benchmark — scale {result['scale']:g} ({p['devices']:,} "
-                    f"devices, {p['rows_total']:,} rows, loaded in {p['load_seconds']} s)")
-    for col in ("figure", "value", "floor", "ratio", "target", "holds"):
-        t.add_column(col, justify="left" if col == "figure" else "right")
+    title = (f"mes plant benchmark — scale {result['scale']:g} ({p['devices']:,} devices, "
+             f"{p['rows_total']:,} rows, loaded in {p['load_seconds']} s)")
+    pg = result.get("postgres")
+    if pg:
+        q = pg["plant"]
+        title += (f"; PostgreSQL {pg['server']}: scale {pg['scale']:g} ({q['devices']:,} "
+                  f"devices, loaded in {q['load_seconds']} s)")
+    t = Table(title=title)
+    for col in ("figure", "backend", "value", "floor", "ratio", "target", "holds"):
+        t.add_column(col, justify="left" if col in ("figure", "backend") else "right")
     for f in result["figures"]:
         ratio = "—" if f["ratio"] is None else f"{f['ratio']:.2f}x"
-        t.add_row(f["name"], f"{_fmt(f['value'])} {f['unit']}",
+        t.add_row(f["name"], f["backend"], f"{_fmt(f['value'])} {f['unit']}",
                   "—" if f["floor"] is None else f"{_fmt(f['floor'])} {f['unit']}", ratio,
                   f["target"], "[green]yes[/]" if f["holds"] else "[red]NO[/]")
     console = Console(width=None if sys.stdout.isatty() else 150)
@@ -702,14 +756,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workspace", type=Path, help="build the plant here instead")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the workspace afterwards")
+    ap.add_argument("--postgres", default="auto", metavar="auto|off|URL",
+                    help="operator and trace figures on PostgreSQL too: auto (default) starts "
+                    "a throw-away local server; or the URL of an empty database")
+    ap.add_argument("--pg-scale", type=float,
+                    help="size of the PostgreSQL plant (default: min(scale, 0.1))")
     a = ap.parse_args(argv)
     if not 0 < a.scale <= 2:
         ap.error("--scale must be in (0, 2]")
+    pg_scale = a.pg_scale or min(a.scale, 0.1)
+    if not 0 < pg_scale <= 2:
+        ap.error("--pg-scale must be in (0, 2]")
     out = a.out.resolve()
     rep = Reporter(quiet=False)
     bench = Bench(a.scale, out, rep, a.workspace.resolve() if a.workspace else None)
+    workspaces = [bench.ws]
     try:
         result = bench.run()
+        with postgres_database(a.postgres, rep) as pg_url:
+            if pg_url:
+                pg = Bench(pg_scale, out, rep, None, pg_url=pg_url)
+                workspaces.append(pg.ws)
+                pg_result = pg.run()
+                store = open_store(pg_url)
+                server = store.server_version()  # type: ignore[attr-defined]
+                store.close()
+                result["figures"] += pg_result.pop("figures")
+                result["postgres"] = {**pg_result, "server": server, "scale": pg_scale}
     finally:
         rep.close()
     (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -718,7 +791,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print_table(result)
     if not a.keep:
-        shutil.rmtree(bench.ws, ignore_errors=True)
+        for ws in workspaces:
+            shutil.rmtree(ws, ignore_errors=True)
     return 0
 
 

@@ -226,9 +226,7 @@ def copy(ctx: Context, source: str, target: str) -> dict[str, Any]:
                     if table == "meta":
                         rows = (r for r in rows if r[columns.index("key")] != "schema_version")
                     _insert_rows(dst, table, columns, rows)
-                reset = getattr(dst, "reset_sequences", None)
-                if callable(reset):
-                    reset()
+                dst.reset_sequences()
                 check = _check_copy(dst, counts, head)
         return {"from": src.location, "to": dst.location, "tables": counts,
                 "audit_head": head, "verified": check}

@@ -228,6 +228,11 @@ class Store:
     def migrate(self) -> int:
         raise NotImplementedError
 
+    def reset_sequences(self) -> None:
+        """After rows were inserted with explicit ids (a copy, a bulk load): make the next
+        generated id follow the largest. Nothing to do where ids come from max(rowid)."""
+        self._require_tx()
+
     def check_version(self, program_version: int) -> None:
         found = self.schema_version()
         if found > program_version:

@@ -121,18 +121,19 @@ class BulkLoader:
         self.finish(analyze=self.analyze and exc_type is None)
 
     def finish(self, *, analyze: bool = True) -> None:
-        """Rebuild deferred indexes (and refresh planner statistics after a large load)."""
+        """Rebuild deferred indexes (and refresh planner statistics after a large load),
+        and move id sequences past the ids loaded."""
         if not self._open:
             return
         self._open = False
         try:
-            if self._dropped:
-                with self.store.transaction() as tx:
-                    for _, ddl in self._dropped:
-                        tx.exec(ddl)
-                self._dropped = []
-                if analyze:
-                    self._analyze()
+            dropped, self._dropped = self._dropped, []
+            with self.store.transaction() as tx:
+                for _, ddl in dropped:
+                    tx.exec(ddl)
+                tx.reset_sequences()  # rows came with their ids (steps): ids go on after them
+            if dropped and analyze:
+                self._analyze()
         finally:
             if self._cache is not None:
                 self.store.exec(f"PRAGMA cache_size = {int(self._cache)}")

@@ -24,9 +24,14 @@ from mes.store.base import Row, Store
 # Genealogy is a DAG; the bound only protects against corrupt data with a cycle.
 MAX_DEPTH = 64
 
+# The start: the item, and a lot's own units. Two index lookups, not `id = ? OR id IN
+# (…)`: PostgreSQL runs that OR as a scan of every item, and the estimate it then makes
+# for the walk's work table leads it to hash-join whole `edges` on every step.
+_SEED = """SELECT i.id FROM items i WHERE i.id = ?
+    UNION ALL SELECT u0.serial FROM units u0 WHERE u0.lot_id = ?"""
+
 _DOWN = """WITH RECURSIVE down(id, depth) AS (
-    SELECT i.id, 0 FROM items i
-     WHERE i.id = ? OR i.id IN (SELECT u0.serial FROM units u0 WHERE u0.lot_id = ?)
+    SELECT s.id, 0 FROM (""" + _SEED + """) s
     UNION
     SELECT e.child, d.depth + 1 FROM edges e JOIN down d ON e.parent = d.id
      WHERE d.depth < ?
@@ -34,8 +39,7 @@ _DOWN = """WITH RECURSIVE down(id, depth) AS (
 """
 
 _UP = """WITH RECURSIVE up(id, depth) AS (
-    SELECT i.id, 0 FROM items i
-     WHERE i.id = ? OR i.id IN (SELECT u0.serial FROM units u0 WHERE u0.lot_id = ?)
+    SELECT s.id, 0 FROM (""" + _SEED + """) s
     UNION
     SELECT e.parent, u.depth + 1 FROM edges e JOIN up u ON e.child = u.id
      WHERE u.depth < ?
