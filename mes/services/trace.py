@@ -156,18 +156,21 @@ def forward(ctx: Context, item_id: str, finished: bool = False, depth: int | Non
             shipped_to.setdefault(key, []).append(entry)
         if serials:
             shipped_to.setdefault(s["lot_id"], []).append(entry)
+    # consignee and reference text per shipped item, built once per item shipped
+    destination = {key: ("; ".join(sorted({d["consignee"] for d in dest})) or None,
+                         "; ".join(sorted({d["ref"] for d in dest})) or None)
+                   for key, dest in shipped_to.items()}
     out = []
     for r in items:
         if finished and r["part_kind"] != "device":
             continue
-        dest = shipped_to.get(r["id"], [])
+        consignee, ref = destination.get(r["id"], (None, None))
         out.append({"id": r["id"], "kind": r["kind"], "lot": r["lot_id"], "part": r["part"],
                     "part_kind": r["part_kind"], "status": r["status"],
                     "on_hold": bool(r["on_hold"]), "hold_reason": r["hold_reason"],
                     "consumed_into": r["consumed_into"], "direct": bool(r["direct"]),
                     "serialized": bool(r["serialized"]),
-                    "consignee": "; ".join(sorted({d["consignee"] for d in dest})) or None,
-                    "shipment_ref": "; ".join(sorted({d["ref"] for d in dest})) or None})
+                    "consignee": consignee, "shipment_ref": ref})
     out.sort(key=lambda x: (x["kind"] != "lot", x["part"], x["id"]))
     counts: dict[str, int] = {}
     for x in out:

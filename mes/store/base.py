@@ -61,6 +61,17 @@ class Store:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
+    @contextmanager
+    def navigating(self) -> Iterator[Store]:
+        """Queries that follow a few keys through big tables (the genealogy walks) run
+        inside this: a dialect whose planner might choose to scan instead is told not to."""
+        yield self
+
+    def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples, in the select's column order: for queries that return
+        thousands of rows (genealogy), where a dict per row would cost more than the SQL."""
+        return list(self._cursor(sql, params).fetchall())  # both drivers fetch tuples
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         cur = self._cursor(sql, params)
         r = cur.fetchone()

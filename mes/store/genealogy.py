@@ -64,7 +64,8 @@ def backward_edges(store: Store, root: str, depth: int | None = None) -> list[Ro
       FROM edges e JOIN items i ON i.id = e.child
      WHERE e.parent IN (SELECT id FROM down WHERE depth < ?)
      ORDER BY e.id"""
-    return store.all(sql, (root, root, d, d))
+    with store.navigating():
+        return store.all(sql, (root, root, d, d))
 
 
 def backward_details(store: Store, root: str, depth: int | None = None
@@ -74,8 +75,9 @@ def backward_details(store: Store, root: str, depth: int | None = None
 
     The walk runs once; the records are then fetched by primary key.
     """
-    ids = [r["id"] for r in store.all(_DOWN + "SELECT DISTINCT id FROM down",
-                                      (root, root, _depth(depth)))]
+    with store.navigating():
+        ids = [r["id"] for r in store.all(_DOWN + "SELECT DISTINCT id FROM down",
+                                          (root, root, _depth(depth)))]
     return {
         "units": _by_ids(store, """
             SELECT u.serial, u.lot_id, u.status, u.on_hold, u.hold_reason, u.mcu_uid,
@@ -116,6 +118,21 @@ def _by_ids(store: Store, sql: str, ids: list[str], order: str | tuple[str, ...]
     return rows
 
 
+_UP_ALL = """WITH RECURSIVE up(id) AS (
+    SELECT s.id FROM (""" + _SEED + """) s
+    UNION
+    SELECT e.parent FROM edges e JOIN up u ON e.child = u.id
+)
+"""
+
+# Each item reached, with its unit record if it is a unit (else it is a lot: only units and
+# lots are made from something, so only they are parents). `up` drives the join (LEFT JOIN
+# keeps it the outer loop): one primary-key lookup per item, never a scan of `units`.
+_REACHED = """
+SELECT h.id, u.lot_id, u.status, u.on_hold, u.hold_reason, u.consumed_into
+  FROM {hit} h LEFT JOIN units u ON u.serial = h.id"""
+
+
 def forward_items(store: Store, start: str, depth: int | None = None) -> list[Row]:
     """Every unit and lot that contains `start` at any depth (the start itself, and for a
     lot its own units, excluded).
@@ -124,22 +141,35 @@ def forward_items(store: Store, start: str, depth: int | None = None) -> list[Ro
     hold_reason, consumed_into, serialized, direct (1 when the item itself is in the
     edge graph; 0 for a lot reached only through some of its units).
 
-    The recursive walk runs once (measured: a single statement that reuses the walk in
-    several branches recomputed it in each); the records are fetched by primary key.
+    One statement walks and fetches the units; the few lots are then fetched by key.
+    Without a depth the walk keeps one row per item (UNION on the id alone, which also
+    ends any cycle in corrupt data); with one, rows carry their depth.
     """
-    hit = [r["id"] for r in store.all(_UP + "SELECT id FROM hit", (start, start, _depth(depth)))]
-    units = _by_ids(store, """
-        SELECT 'unit' AS kind, u.serial AS id, u.lot_id, l.part, p.kind AS part_kind,
-               u.status, u.on_hold, u.hold_reason, u.consumed_into, l.serialized, 1 AS direct
-          FROM units u JOIN lots l ON l.id = u.lot_id JOIN parts p ON p.number = l.part
-         WHERE u.serial IN ({ids})""", hit, "id")
-    direct_lots = set(hit)
-    lot_ids = sorted(direct_lots | {u["lot_id"] for u in units})
+    with store.navigating():
+        if depth is None:
+            rows = store.tuples(_UP_ALL + _REACHED.format(hit="up") + " WHERE h.id <> ?",
+                                (start, start, start))
+        else:
+            rows = store.tuples(_UP + _REACHED.format(hit="hit"),
+                                (start, start, _depth(depth)))
+    # (id, lot_id, status, on_hold, hold_reason, consumed_into); lot_id is NULL for a lot.
+    # A lot's own units are the start, not reached from it.
+    unit_rows = sorted(r for r in rows if r[1] is not None and r[1] != start)  # by serial
+    direct_lots = {r[0] for r in rows if r[1] is None}
+    lot_ids = sorted(direct_lots | {r[1] for r in unit_rows})
     lots = _by_ids(store, """
         SELECT 'lot' AS kind, l.id, l.id AS lot_id, l.part, p.kind AS part_kind, l.status,
                l.on_hold, l.hold_reason, NULL AS consumed_into, l.serialized, 0 AS direct
           FROM lots l JOIN parts p ON p.number = l.part
          WHERE l.id IN ({ids})""", lot_ids, "id")
+    of_lot = {lot["id"]: (lot["part"], lot["part_kind"], lot["serialized"]) for lot in lots}
+    units = []
+    for serial, lot_id, status, on_hold, hold_reason, consumed_into in unit_rows:
+        part, part_kind, serialized = of_lot[lot_id]
+        units.append({"kind": "unit", "id": serial, "lot_id": lot_id, "part": part,
+                      "part_kind": part_kind, "status": status, "on_hold": on_hold,
+                      "hold_reason": hold_reason, "consumed_into": consumed_into,
+                      "serialized": serialized, "direct": 1})
     for lot in lots:
         lot["direct"] = 1 if lot["id"] in direct_lots else 0
     return units + lots

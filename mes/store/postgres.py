@@ -14,7 +14,8 @@ fork the chain.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from mes.errors import NotAuthorised, NotFound
@@ -73,6 +74,20 @@ class PostgresStore(Store):
 
     def _lock_audit(self) -> None:
         self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_KEY,))
+
+    @contextmanager
+    def navigating(self) -> Iterator[Store]:
+        """PostgreSQL estimates a recursive walk's work table at about ten times its seed
+        per step and then hash-joins the whole `edges` table on each step (measured: 250 ms
+        for a 3,000-unit trace on 330,000 edges, growing with the table). A walk follows
+        index keys; with hash and merge joins off for it, it does (≈5 ms)."""
+        self.conn.execute("SET enable_hashjoin = off")
+        self.conn.execute("SET enable_mergejoin = off")
+        try:
+            yield self
+        finally:
+            self.conn.execute("RESET enable_hashjoin")
+            self.conn.execute("RESET enable_mergejoin")
 
     def _cursor(self, sql: str, params: Any = ()) -> Any:
         return self.conn.execute(self._sql(sql), tuple(params))
