@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,18 +152,31 @@ def approved_routing(store: Store, part: str) -> Routing:
     if row is None:
         raise Refused(f"part {part} has no approved routing: ask quality to approve one "
                       "(`mes routing approve`)")
-    return routing_from_dict(json.loads(row["doc"]))
+    return _routing(row["doc"])
 
 
 def routing_version(store: Store, part: str, version: int) -> Routing:
-    return routing_from_dict(json.loads(_routing_row(store, part, version)["doc"]))
+    return _routing(_routing_row(store, part, version)["doc"])
 
 
 def get_part(store: Store, number: str) -> Part:
     row = store.get("parts", number)
     if row is None:
         raise NotFound(f"unknown part {number}: see the catalog (`mes routing load`)")
-    return part_from_dict(json.loads(row["doc"]))
+    return _part(row["doc"])
+
+
+# Parsed documents by their stored text: a station loop asks for the same routing several
+# times per scan, and parsing it was a third of a scan's time. The models are frozen, so
+# sharing them is safe, and a changed document is a different key.
+@lru_cache(maxsize=64)
+def _routing(doc: str) -> Routing:
+    return routing_from_dict(json.loads(doc))
+
+
+@lru_cache(maxsize=256)
+def _part(doc: str) -> Part:
+    return part_from_dict(json.loads(doc))
 
 
 def show(ctx: Context, part: str, version: int | None) -> dict[str, Any]:

@@ -211,6 +211,9 @@ class StationLoop:
     station_type: str = ""
     actor: Actor | None = None
     _session: bool = False
+    # (item, op asked for, operation) found when the item was scanned: the hints after
+    # each DATA/RESULT line reuse it; COMPLETE and START look the operation up again.
+    _scanned_op: tuple[str, int | None, Any] | None = None
 
     def begin(self) -> Actor:
         """Authenticate once (password read once), check the station; before any scan."""
@@ -336,6 +339,7 @@ class StationLoop:
         item = row["id"] if kind == "lot" else row["serial"]
         what = f"lot {item}" if kind == "lot" else f"{item} (lot {lot['id']})"
         op = self._operation(item, state.op) if state.op is not None else self._next_op(item)
+        self._scanned_op = (item, state.op, op)
         return f"{what} {lot['part']}: op {op.op} {op.name}"
 
     def _operation(self, item: str, op_no: int) -> Any:
@@ -380,10 +384,14 @@ class StationLoop:
         """What the op still needs, when the item and op are known (a hint, never a refusal)."""
         if state.item is None:
             return ""
-        try:
-            op = self._current_op()
-        except (NotFound, Refused):
-            return ""
+        scanned = self._scanned_op
+        if scanned is not None and scanned[:2] == (state.item, state.op):
+            op = scanned[2]
+        else:
+            try:
+                op = self._current_op()
+            except (NotFound, Refused):
+                return ""
         have = {k for k, _ in state.data}
         need = [d.name for d in op.data if d.required and d.name not in have]
         if op.result_required and state.result is None:

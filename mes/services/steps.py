@@ -106,6 +106,12 @@ def _check_target(store: Store, t: Target, actor: Actor, station_id: str) -> Non
         interlocks.check_order(t.routing, t.op, passed_ops(store, t.lot, None), t.lot["id"])
 
 
+def _require_qualified_for(ctx: Context, actor: Actor, scan: str, op: int) -> None:
+    """Before the write transaction, because a denial is audited and must not roll back
+    with it (a qualification is the user's, not the lot's state the record relies on)."""
+    require_qualified(ctx, actor, load_target(ctx.store, scan, op).op.station_type)
+
+
 def _open_step(store: Store, t: Target, serial: str | None) -> dict[str, Any] | None:
     return store.one("SELECT * FROM steps WHERE lot_id = ? AND op = ? AND status = 'started' "
                      "AND " + ("serial = ?" if serial else "serial IS NULL"),
@@ -114,12 +120,13 @@ def _open_step(store: Store, t: Target, serial: str | None) -> dict[str, Any] | 
 
 def start_step(ctx: Context, scan: str, op: int, station: str) -> dict[str, Any]:
     actor = require(ctx, "step.record")
-    store = ctx.store
-    t = load_target(store, scan, op)
-    require_qualified(ctx, actor, t.op.station_type)
-    _check_target(store, t, actor, station)
+    _require_qualified_for(ctx, actor, scan, op)
     started = []
-    with store.transaction() as tx:
+    # The interlocks read inside the write transaction: a hold or another station's
+    # record committed after a check made outside it would not be seen.
+    with ctx.store.transaction() as tx:
+        t = load_target(tx, scan, op)
+        _check_target(tx, t, actor, station)
         for serial in t.keys:
             if _open_step(tx, t, serial):
                 raise Refused(f"{t.item_of(serial)}: op {op} is already started: complete it")
@@ -145,18 +152,18 @@ def complete_step(ctx: Context, req: StepRequest, *, extra: dict[str, Any] | Non
                   ) -> dict[str, Any]:
     """Record a completed operation; data out of limits fails it and holds the unit/lot."""
     actor = require(ctx, "step.record")
-    store = ctx.store
-    t = load_target(store, req.scan, req.op)
-    if t.op.flash is not None and req.source is None:
-        raise Refused(f"op {t.op.op} ({t.op.name}) flashes firmware: record it with "
-                      "`mes flash SERIAL --station … --image …`")
-    require_qualified(ctx, actor, t.op.station_type)
-    _check_target(store, t, actor, req.station)
-    check = interlocks.check_data(t.op, req.data)
-    result = interlocks.check_result(t.op, req.result)
-    failed = bool(check.out_of_limits) or result == "fail"
-    problems = list(check.out_of_limits) + (["result fail"] if result == "fail" else [])
-    with store.transaction() as tx:
+    _require_qualified_for(ctx, actor, req.scan, req.op)
+    # Every interlock reads inside the write transaction (see start_step).
+    with ctx.store.transaction() as tx:
+        t = load_target(tx, req.scan, req.op)
+        if t.op.flash is not None and req.source is None:
+            raise Refused(f"op {t.op.op} ({t.op.name}) flashes firmware: record it with "
+                          "`mes flash SERIAL --station … --image …`")
+        _check_target(tx, t, actor, req.station)
+        check = interlocks.check_data(t.op, req.data)
+        result = interlocks.check_result(t.op, req.result)
+        failed = bool(check.out_of_limits) or result == "fail"
+        problems = list(check.out_of_limits) + (["result fail"] if result == "fail" else [])
         consumptions = _plan_consumption(tx, t, req)
         outcome = _record(tx, ctx, actor, t, req, check.values, result, failed, problems,
                           consumptions, extra or {})

@@ -363,3 +363,28 @@ def test_hold_and_unhold_are_signed_by_quality(plant: Workspace) -> None:
     assert [e["action"] for e in log][-4:] == ["lot.hold", "signature", "lot.unhold",
                                                "signature"]
     assert log[-2]["reason"] == "alert closed"
+
+
+@pytest.mark.parametrize("command", ["complete", "start"])
+def test_hold_committed_while_the_step_is_checked_is_seen(
+        plant: Workspace, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """Another station's hold that commits after the step began checking (here: right
+    after the qualification check) must refuse the step: the interlocks read the lot inside
+    the write transaction, not before it."""
+    import mes.services.steps as steps
+
+    lot, serials = _ready(plant)
+    checked = steps.require_qualified
+
+    def hold_meanwhile(*args: object, **kwargs: object) -> None:
+        checked(*args, **kwargs)  # type: ignore[arg-type]
+        sql(plant, "UPDATE lots SET on_hold = 1, hold_reason = 'held meanwhile' WHERE id = ?",
+            (lot,))
+
+    monkeypatch.setattr(steps, "require_qualified", hold_meanwhile)
+    args = complete_args(plant, serials[0], 10)
+    if command == "start":
+        args = ["step", "start", serials[0], "--op", 10, "--station", "PRN-1"]
+    r = plant.mes(*args, user="fatima")
+    assert r.code == 4 and "on hold (held meanwhile)" in r.err, r
+    assert sql(plant, "SELECT count(*) FROM steps WHERE serial = ?", (serials[0],)) == [(0,)]
