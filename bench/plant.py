@@ -326,7 +326,7 @@ class Bench:
             tm, tf = interleaved(mes, floor, runs, warmup=self.runs(2, 1))
         self.add(Figure("operator `mes step complete` (p50, whole process)", "ms",
                                    median(tm) * 1e3, median(tf) * 1e3, "<= 1.5x", runs,
-                                   "floor: bench/floor_step.py (argparse + sqlite3)",
+                                   "floor: bench/floor_step.py (argparse + driver)",
                                    {"p90_ms": sorted(tm)[int(0.9 * (len(tm) - 1))] * 1e3}))
 
     def station_loop(self, lot: str, serials: list[str], floor_serials: list[str]) -> None:

@@ -45,7 +45,7 @@ def backward(ctx: Context, item_id: str, depth: int | None = None) -> dict[str, 
     root = row["serial"] if kind == "unit" else row["id"]
     depth = _check_depth(depth)
     edges = genealogy.backward_edges(store, root, depth)
-    details = genealogy.backward_details(store, root, depth)
+    details = genealogy.backward_details(store, root, depth, edges)
     parts = _parts(store)
     info = _node_info(details, parts)
     lot_id = row["lot_id"] if kind == "unit" else row["id"]

@@ -68,16 +68,23 @@ def backward_edges(store: Store, root: str, depth: int | None = None) -> list[Ro
         return store.all(sql, (root, root, d, d))
 
 
-def backward_details(store: Store, root: str, depth: int | None = None
-                     ) -> dict[str, list[Row]]:
+def backward_details(store: Store, root: str, depth: int | None = None,
+                     edges: list[Row] | None = None) -> dict[str, list[Row]]:
     """The records of everything below `root`: units, lots, material lots, firmware images
     (each with its part), and the flashes recorded on the units in the tree.
 
-    The walk runs once; the records are then fetched by primary key.
+    Given the `backward_edges` of the same root and depth, the items are the start and the
+    children of those edges, so the walk does not run again; the records are fetched by
+    primary key.
     """
-    with store.navigating():
-        ids = [r["id"] for r in store.all(_DOWN + "SELECT DISTINCT id FROM down",
-                                          (root, root, _depth(depth)))]
+    if edges is None:
+        with store.navigating():
+            ids = [r["id"] for r in store.all(_DOWN + "SELECT DISTINCT id FROM down",
+                                              (root, root, _depth(depth)))]
+    else:
+        seeds = [r["id"] for r in store.all(_SEED.replace("i.id FROM", "i.id AS id FROM"),
+                                            (root, root))]
+        ids = list(dict.fromkeys([*seeds, *(e["child"] for e in edges)]))
     return {
         "units": _by_ids(store, """
             SELECT u.serial, u.lot_id, u.status, u.on_hold, u.hold_reason, u.mcu_uid,
