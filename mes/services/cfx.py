@@ -228,9 +228,11 @@ def _install(tx: Store, ctx: Context, req: CfxImport, msg: cfx.CfxMessage,
              plan: list[_Planned]) -> dict[str, Any]:
     username = current_actor(ctx).username
     now = clock.now_iso()
+    today = clock.now().date()
     units: list[str] = []
     for p in plan:
         serial, mid, qty = p.target.unit["serial"], p.material["id"], p.install.quantity
+        _recheck_install(tx, p, today)
         feeder = p.install.carrier_location
         if p.install.carrier_id:
             feeder = f"{feeder} ({p.install.carrier_id})" if feeder else p.install.carrier_id
@@ -253,6 +255,19 @@ def _install(tx: Store, ctx: Context, req: CfxImport, msg: cfx.CfxMessage,
         if serial not in units:
             units.append(serial)
     return {"units": units, "installs": len(plan)}
+
+
+def _recheck_install(tx: Store, p: _Planned, today: Any) -> None:
+    """The planned install again, on the rows as the write transaction sees them: a hold,
+    a rejection or a status change committed since the plan was checked refuses it."""
+    unit = tx.get("units", p.target.unit["serial"]) or {}
+    lot = tx.get("lots", unit.get("lot_id")) or {}
+    interlocks.check_workable("lot", lot["id"], lot["status"], bool(lot["on_hold"]),
+                              lot["hold_reason"])
+    interlocks.check_workable("unit", unit["serial"], unit["status"], bool(unit["on_hold"]),
+                              unit["hold_reason"])
+    interlocks.check_material_usable(tx.get("material_lots", p.material["id"]) or p.material,
+                                     p.target.op, today)
 
 
 # -- step-completing messages ----------------------------------------------------------------

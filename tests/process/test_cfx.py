@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -160,4 +161,30 @@ def test_import_needs_the_role(pcba: tuple[Workspace, list[str], dict[str, str]]
     path = copy(ws, "materials_installed.json", installs_for(materials))
     r = ws.mes("cfx", "import", path, "--station", "PNP-1", user="youssef")
     assert r.code == 6, r
+    assert sql(ws, "SELECT count(*) FROM machine_messages") == [(0,)]
+
+
+def test_hold_committed_after_the_plan_refuses_the_install(
+        pcba: tuple[Workspace, list[str], dict[str, str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installs are checked when planned and again inside the write transaction: a
+    hold that another station commits in between refuses the message."""
+    import mes.services.cfx as cfx_service
+
+    ws, _serials, materials = pcba
+    path = copy(ws, "materials_installed.json", installs_for(materials))
+    planned = cfx_service._plan_installs
+
+    def plan_then_hold(*args: object, **kwargs: object) -> object:
+        plan = planned(*args, **kwargs)  # type: ignore[arg-type]
+        with sqlite3.connect(ws.db) as other_station:  # commits on leaving
+            other_station.execute("UPDATE units SET on_hold = 1, hold_reason = "
+                                  "'dropped meanwhile' WHERE serial = 'PB-000002'")
+        return plan
+
+    monkeypatch.setattr(cfx_service, "_plan_installs", plan_then_hold)
+    before = sql(ws, "SELECT count(*) FROM edges")
+    r = ws.mes("cfx", "import", path, "--station", "PNP-1", user="fatima")
+    assert r.code == 4 and "on hold (dropped meanwhile)" in r.err, r
+    assert sql(ws, "SELECT count(*) FROM edges") == before
     assert sql(ws, "SELECT count(*) FROM machine_messages") == [(0,)]
