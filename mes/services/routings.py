@@ -156,7 +156,12 @@ def approved_routing(store: Store, part: str) -> Routing:
 
 
 def routing_version(store: Store, part: str, version: int) -> Routing:
-    return _routing(_routing_row(store, part, version)["doc"])
+    """A routing version's document never changes (a change is a new version)."""
+    key = ("routing", part, str(version))
+    doc = store.immutable.get(key)
+    if doc is None:
+        doc = store.immutable[key] = _routing_row(store, part, version)["doc"]
+    return _routing(doc)
 
 
 def get_part(store: Store, number: str) -> Part:

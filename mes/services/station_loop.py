@@ -211,8 +211,8 @@ class StationLoop:
     station_type: str = ""
     actor: Actor | None = None
     _session: bool = False
-    # (item, op asked for, operation) found when the item was scanned: the hints after
-    # each DATA/RESULT line reuse it; COMPLETE and START look the operation up again.
+    # (item, op asked for, operation) found when the item was scanned, reused until the
+    # next scan: the services re-check the operation inside their write transaction.
     _scanned_op: tuple[str, int | None, Any] | None = None
 
     def begin(self) -> Actor:
@@ -272,7 +272,8 @@ class StationLoop:
         if action.kind == "clear":
             self.state = state
             return Reply("OK", "cleared: scan a unit or a lot")
-        self._still_authorised()
+        if action.kind not in ("data", "result"):  # those two only change this loop's state
+            self._still_authorised()
         if action.kind == "scan":
             assert action.arg is not None
             from mes.services.lots import resolve
@@ -376,6 +377,10 @@ class StationLoop:
     def _current_op(self) -> Any:
         if self.state.item is None:
             raise Refused("scan a unit or a lot first")
+        scanned = self._scanned_op
+        if scanned is not None and scanned[:2] == (self.state.item, self.state.op):
+            # found at the scan; start/complete check it again inside their transaction
+            return scanned[2]
         if self.state.op is not None:
             return self._operation(self.state.item, self.state.op)
         return self._next_op(self.state.item)
@@ -384,14 +389,10 @@ class StationLoop:
         """What the op still needs, when the item and op are known (a hint, never a refusal)."""
         if state.item is None:
             return ""
-        scanned = self._scanned_op
-        if scanned is not None and scanned[:2] == (state.item, state.op):
-            op = scanned[2]
-        else:
-            try:
-                op = self._current_op()
-            except (NotFound, Refused):
-                return ""
+        try:
+            op = self._current_op()
+        except (NotFound, Refused):
+            return ""
         have = {k for k, _ in state.data}
         need = [d.name for d in op.data if d.required and d.name not in have]
         if op.result_required and state.result is None:
@@ -421,6 +422,7 @@ class StationLoop:
                           result=s.result, consume=list(s.consume))
         out = complete_step(self.ctx, req)
         self.state = s.cleared()
+        self._scanned_op = None  # passed: the item's next op is another one
         items = ", ".join(out["items"][:5]) + (f" +{len(out['items']) - 5}"
                                                 if len(out["items"]) > 5 else "")
         used = f"; consumed {len(out['consumed'])}" if out["consumed"] else ""

@@ -38,6 +38,9 @@ class Store:
 
     def __init__(self) -> None:
         self._depth = 0
+        # Documents that never change once stored (a routing version), by key, so a
+        # long-running station loop reads each once.
+        self.immutable: dict[tuple[str, ...], Any] = {}
         self.conn: Any = None
 
     # -- dialect hooks ---------------------------------------------------------
