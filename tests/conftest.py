@@ -93,6 +93,29 @@ class Workspace:
             con.close()
 
 
+def sql(ws: Workspace, statement: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run SQL directly on the workspace's SQLite file (as someone with file access would)
+    and commit: tests use it to read, and to prepare states no command can reach."""
+    con = sqlite3.connect(ws.db)
+    try:
+        rows = con.execute(statement, params).fetchall()
+        con.commit()
+        return rows
+    finally:
+        con.close()
+
+
+def changed_rows(before: list[str], after: list[str]) -> tuple[list[str], list[str]]:
+    """(rows gone, rows new) between two dumps."""
+    return ([line for line in before if line not in after],
+            [line for line in after if line not in before])
+
+
+def assert_unchanged(ws: Workspace, before: list[str]) -> None:
+    after = ws.dump()
+    assert after == before, changed_rows(before, after)
+
+
 def valid_value(spec: dict[str, Any]) -> str:
     """A value a data spec accepts: the middle of [min, max], else just inside the limit."""
     if spec["type"] == "str":

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
-from tests.conftest import STATIONS, Workspace, valid_value
+from tests.conftest import STATIONS, Workspace, sql, valid_value
+from tests.conftest import assert_unchanged as assert_unchanged
+from tests.conftest import changed_rows as changed_rows
 
 PCBA = "PCBA-OXI-100"
 STATION_OF_TYPE = {stype: sid for sid, stype in STATIONS.items()}
@@ -100,16 +101,6 @@ def pcba_at(ws: Workspace, to_op: int, qty: int = 2) -> tuple[str, list[str]]:
     return lot, serials
 
 
-def sql(ws: Workspace, statement: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(ws.db)
-    try:
-        rows = con.execute(statement, params).fetchall()
-        con.commit()
-        return rows
-    finally:
-        con.close()
-
-
 def audit_actions(ws: Workspace) -> list[str]:
     return [r[0] for r in sql(ws, "SELECT action FROM audit ORDER BY seq")]
 
@@ -119,17 +110,6 @@ def only_new_audit(before: list[str], after: list[str]) -> list[str]:
     gone = [line for line in before if line not in after]
     assert not gone, gone
     return [line for line in after if line not in before]
-
-
-def dump_diff(before: list[str], after: list[str]) -> tuple[list[str], list[str]]:
-    """(rows gone, rows new) between two dumps."""
-    return ([line for line in before if line not in after],
-            [line for line in after if line not in before])
-
-
-def assert_unchanged(ws: Workspace, before: list[str]) -> None:
-    after = ws.dump()
-    assert after == before, only_new_audit(before, after)
 
 
 def assert_only_denied(ws: Workspace, before: list[str]) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from tests.conftest import STATIONS, Workspace, valid_value
+from tests.conftest import assert_unchanged as assert_unchanged
+from tests.conftest import sql as sql
 
 PCBA = "PCBA-OXI-100"
 ENC = "ENC-OXI-100"
@@ -73,15 +74,5 @@ def lot_at(ws: Workspace, part: str, to_op: int, qty: int) -> tuple[str, list[st
     return lot, serials
 
 
-def sql(ws: Workspace, statement: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(ws.db)
-    try:
-        return con.execute(statement, params).fetchall()
-    finally:
-        con.close()
 
 
-def assert_unchanged(ws: Workspace, before: list[str]) -> None:
-    after = ws.dump()
-    assert after == before, ([x for x in before if x not in after],
-                             [x for x in after if x not in before])

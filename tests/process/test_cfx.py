@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -177,9 +176,8 @@ def test_hold_committed_after_the_plan_refuses_the_install(
 
     def plan_then_hold(*args: object, **kwargs: object) -> object:
         plan = planned(*args, **kwargs)  # type: ignore[arg-type]
-        with sqlite3.connect(ws.db) as other_station:  # commits on leaving
-            other_station.execute("UPDATE units SET on_hold = 1, hold_reason = "
-                                  "'dropped meanwhile' WHERE serial = 'PB-000002'")
+        sql(ws, "UPDATE units SET on_hold = 1, hold_reason = 'dropped meanwhile' "
+            "WHERE serial = 'PB-000002'")  # another station, committed
         return plan
 
     monkeypatch.setattr(cfx_service, "_plan_installs", plan_then_hold)

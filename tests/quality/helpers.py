@@ -8,11 +8,12 @@ firmware op of the PCBA routing goes through `mes flash`.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
 from tests.conftest import STATIONS, Workspace
+from tests.conftest import assert_unchanged as assert_unchanged
+from tests.conftest import sql as sql
 from tests.conftest import valid_value as mid_value
 
 PCBA, ENC, DEV = "PCBA-OXI-100", "ENC-OXI-100", "DEV-OXI-100"
@@ -132,15 +133,5 @@ def build(ws: Workspace, *, devices: int = 3) -> Scenario:
     return sc
 
 
-def sql(ws: Workspace, statement: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(ws.db)
-    try:
-        return con.execute(statement, params).fetchall()
-    finally:
-        con.close()
 
 
-def assert_unchanged(ws: Workspace, before: list[str]) -> None:
-    after = ws.dump()
-    assert after == before, ([x for x in before if x not in after],
-                             [x for x in after if x not in before])
