@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from mes.domain.audit import verify_chain
 from mes.services.audit import reconcile_records as reconcile
-from mes.store.base import Store
+from mes.store import open_store
 
 BAD_WORDS = ("Traceback", "database is locked", "internal error", "locked")
 NCR_RE = re.compile(r"^(NCR-\d+) opened on (\S+) \(([^)]*)\)")
@@ -60,42 +59,34 @@ def acked_ncrs(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     return out
 
 
-class _Ro(Store):
-    dialect = "sqlite"
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        super().__init__()
-        self.conn = conn
-
-
-def check_database(db: Path) -> dict[str, Any]:
-    """integrity_check, audit chain (contiguous seq, prev_hash links), data against audit."""
-    conn = sqlite3.connect(db, isolation_level=None, timeout=30)
+def check_database(db: str | Path) -> dict[str, Any]:
+    """integrity_check (SQLite), audit chain (contiguous seq, prev_hash links), data against
+    the audit trail. `db`: a SQLite file or a postgresql:// URL."""
+    store = open_store(str(db))
     try:
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        store = _Ro(conn)
+        if store.dialect == "sqlite":
+            assert store.tuples("PRAGMA integrity_check") == [("ok",)]
         report = verify_chain(store.audit_rows())
         assert report.ok, report
-        seqs = [r[0] for r in conn.execute("SELECT seq FROM audit ORDER BY seq")]
+        seqs = [r[0] for r in store.tuples("SELECT seq FROM audit ORDER BY seq")]
         assert seqs == list(range(1, len(seqs) + 1))
-        prevs = [r[0] for r in conn.execute("SELECT prev_hash FROM audit")]
+        prevs = [r[0] for r in store.tuples("SELECT prev_hash FROM audit")]
         assert len(prevs) == len(set(prevs)), "two events claim the same predecessor: a fork"
         rec = reconcile(store)
         assert rec["ok"], rec["problems"]
         return {"events": report.events, "reconcile": rec}
     finally:
-        conn.close()
+        store.close()
 
 
-def check_acked_present(db: Path, steps: list[tuple[str, int]],
+def check_acked_present(db: str | Path, steps: list[tuple[str, int]],
                         ncrs: list[tuple[str, str, str]]) -> None:
     """Every acknowledged step / NCR is in the database exactly once."""
-    conn = sqlite3.connect(db, timeout=30)
+    store = open_store(str(db))
     try:
-        rows = Counter(conn.execute("SELECT serial, op FROM steps WHERE status = 'passed'"
-                                    ).fetchall())
-        events = Counter()
-        for eid, new in conn.execute("SELECT entity_id, new FROM audit WHERE "
+        rows = Counter(store.tuples("SELECT serial, op FROM steps WHERE status = 'passed'"))
+        events: Counter[tuple[str, int]] = Counter()
+        for eid, new in store.tuples("SELECT entity_id, new FROM audit WHERE "
                                      "action = 'step.complete'"):
             d = json.loads(new)
             if d["status"] == "passed":
@@ -105,21 +96,19 @@ def check_acked_present(db: Path, steps: list[tuple[str, int]],
             assert events[key] == 1, (key, events[key])
         assert len(set(steps)) == len(steps), "a step was acknowledged twice"
         for ncr_id, _lot, serial in ncrs:
-            got = conn.execute("SELECT units, status FROM ncrs WHERE id = ?", (ncr_id,)
-                               ).fetchall()
+            got = store.tuples("SELECT units, status FROM ncrs WHERE id = ?", (ncr_id,))
             assert got == [(json.dumps([serial], separators=(",", ":")), "open")], (ncr_id, got)
         assert len({n[0] for n in ncrs}) == len(ncrs), "two stations got the same NCR number"
     finally:
-        conn.close()
+        store.close()
 
 
-def material_balance(db: Path) -> list[tuple[str, float, float, float]]:
+def material_balance(db: str | Path) -> list[tuple[str, float, float, float]]:
     """(material, received, consumed by edges, remaining) for every material lot."""
-    conn = sqlite3.connect(db, timeout=30)
+    store = open_store(str(db))
     try:
-        return conn.execute(
+        return store.tuples(
             "SELECT m.id, m.qty_received, coalesce((SELECT sum(qty) FROM edges e "
-            "WHERE e.child = m.id), 0), m.remaining FROM material_lots m ORDER BY m.id"
-        ).fetchall()
+            "WHERE e.child = m.id), 0), m.remaining FROM material_lots m ORDER BY m.id")
     finally:
-        conn.close()
+        store.close()

@@ -24,6 +24,7 @@ from tests.conftest import (
     init_workspace,
     valid_value,
 )
+from tests.postgres.server import PgServer
 
 PCBA = "PCBA-OXI-100"
 PNP_PARTS = ("PCB-OXI-100", "CAP-100N-0402", "CAP-1U-0402", "CAP-10U-0603", "RES-10K-0402",
@@ -80,6 +81,19 @@ def rplant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     yield Workspace(ws_path), info
 
 
+@pytest.fixture
+def pg_rplant(rplant: tuple[Workspace, dict[str, Any]], pg_server: PgServer
+              ) -> Iterator[tuple[Workspace, dict[str, Any]]]:
+    """The reliability plant moved to a fresh PostgreSQL database with `mes db copy` (the
+    way a site moves to the plant server); the workspace's commands go to the server."""
+    ws, info = rplant
+    name = pg_server.new_database()
+    url = pg_server.url(name)
+    ws.ok("db", "copy", "--from", ws.db, "--to", url, user="amina")
+    yield Workspace(ws.path, db_url=url), info
+    pg_server.drop_database(name)
+
+
 # -- shared helpers ---------------------------------------------------------------------------
 
 
@@ -109,7 +123,9 @@ def sql(db: Path, statement: str, params: tuple[object, ...] = ()) -> list[tuple
         con.close()
 
 
-def worker_env(home: Path, db: Path) -> dict[str, str]:
+def worker_env(home: Path, db: str | Path) -> dict[str, str]:
+    """The environment of a station process: its own home (session file), the database
+    (a SQLite file or a postgresql:// URL)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MES_")}
     env.update({"MES_HOME": str(home), "MES_DB": str(db), "PYTHONDONTWRITEBYTECODE": "1"})
     return env

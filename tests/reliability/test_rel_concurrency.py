@@ -90,7 +90,8 @@ def run_stations(ws: Workspace, info: dict[str, Any], *, units_inproc: int, unit
         log = home / "log.jsonl"
         logs.append(log)
         procs.append(subprocess.Popen([sys.executable, str(WORKER), str(home / "plan.json"),
-                                       str(log)], env=worker_env(home, ws.db), cwd=home))
+                                       str(log)], env=worker_env(home, ws.db_url or ws.db),
+                                      cwd=home))
     for p in procs:
         try:
             assert p.wait(timeout=max(1.0, timeout - (time.monotonic() - t0))) == 0
@@ -111,9 +112,10 @@ def check_run(ws: Workspace, run: dict[str, Any]) -> dict[str, Any]:
     refused = [r for r in records if r["code"] != 0]
     assert refused == [], refused[:3]
     steps, ncrs = acked_steps(records), acked_ncrs(records)
-    check_acked_present(ws.db, steps, ncrs)
-    db = check_database(ws.db)
-    balance = material_balance(ws.db)
+    where = ws.db_url or ws.db
+    check_acked_present(where, steps, ncrs)
+    db = check_database(where)
+    balance = material_balance(where)
     for mid, received, used, remaining in balance:
         assert used > 0, mid
         if float(received - used).is_integer():
@@ -146,4 +148,16 @@ def test_eight_stations_lose_nothing_long(rplant: tuple[Workspace, dict[str, Any
     run = run_stations(ws, info, units_inproc=96, units_subproc=8, timeout=1200)
     figures = check_run(ws, run)
     print("concurrency figures (slow):", figures)
+    assert ws.mes("audit", "verify").code == 0
+
+
+@pytest.mark.postgres
+def test_eight_stations_lose_nothing_on_postgres(pg_rplant: tuple[Workspace, dict[str, Any]],
+                                                 record_property: Any) -> None:
+    """The same eight stations against one PostgreSQL server (issue: plant-wide database)."""
+    ws, info = pg_rplant
+    run = run_stations(ws, info, units_inproc=12, units_subproc=2)
+    figures = check_run(ws, run)
+    record_property("figures", figures)
+    print("concurrency figures (PostgreSQL):", figures)
     assert ws.mes("audit", "verify").code == 0
