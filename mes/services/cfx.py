@@ -121,6 +121,9 @@ def _apply(ctx: Context, req: CfxImport, station: dict[str, Any], path: Path,
     store = ctx.store
     username = current_actor(ctx).username
     with store.transaction() as tx:
+        if tx.get("machine_messages", f"cfx:{msg.unique_id}") is not None:
+            raise Refused(f"CFX message {msg.unique_id} was imported meanwhile (another "
+                          "station or import): nothing to do")
         outcome = work(tx)
         tx.insert("machine_messages", {
             "unique_id": f"cfx:{msg.unique_id}", "kind": "cfx", "name": msg.name,

@@ -200,6 +200,9 @@ def _record(ctx: Context, req: MoldingImport, lot: dict[str, Any], op: Operation
     now = clock.now_iso()
     total = len(shots.rows)
     with store.transaction() as tx:
+        if tx.get("machine_messages", unique_id) is not None:
+            raise Refused(f"{req.report.name} was imported meanwhile (another station or "
+                          "import): nothing to do")
         outcome = complete_step(ctx, step_req, extra=extra)
         step_id = tx.scalar("SELECT id FROM steps WHERE lot_id = ? AND serial IS NULL AND "
                             "op = ? ORDER BY id DESC LIMIT 1", (lot["id"], op.op))

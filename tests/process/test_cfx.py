@@ -186,3 +186,28 @@ def test_hold_committed_after_the_plan_refuses_the_install(
     assert r.code == 4 and "on hold (dropped meanwhile)" in r.err, r
     assert sql(ws, "SELECT count(*) FROM edges") == before
     assert sql(ws, "SELECT count(*) FROM machine_messages") == [(0,)]
+
+
+def test_same_message_imported_meanwhile_is_refused_not_an_internal_error(
+        pcba: tuple[Workspace, list[str], dict[str, str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two stations importing one file at once: the second finds the message recorded when
+    it writes, and says so (exit 4) instead of failing on the unique key."""
+    import mes.services.cfx as cfx_service
+
+    ws, _serials, materials = pcba
+    path = copy(ws, "materials_installed.json", installs_for(materials))
+    planned = cfx_service._plan_installs
+    other = Workspace(ws.path)
+
+    def plan_then_other_station_imports(*args: object, **kwargs: object) -> object:
+        plan = planned(*args, **kwargs)  # type: ignore[arg-type]
+        monkeypatch.setattr(cfx_service, "_plan_installs", planned)
+        assert other.mes("cfx", "import", path, "--station", "PNP-1", user="fatima").code == 0
+        return plan
+
+    monkeypatch.setattr(cfx_service, "_plan_installs", plan_then_other_station_imports)
+    r = ws.mes("cfx", "import", path, "--station", "PNP-1", user="fatima")
+    assert r.code == 4 and "imported meanwhile" in r.err, r
+    assert sql(ws, "SELECT count(*) FROM machine_messages") == [(1,)]
+    assert sql(ws, "SELECT count(*) FROM edges WHERE step_id IS NULL") == [(3,)]
