@@ -91,7 +91,11 @@ def open_ncr(ctx: Context, item_id: str, description: str, units: list[str] | No
             targets = [("units", u["serial"], u) for u in unit_rows]
         else:
             targets = [("lots", target, row)]
-        for table, key, r in targets:
+        for table, key, checked in targets:
+            r = tx.get(table, key) or checked  # as it is now, not as it was when checked
+            if table == "units" and r["status"] in FINAL_UNIT:
+                raise Refused(f"{key} became {r['status']} meanwhile: an NCR can no longer "
+                              "hold it")
             changes: dict[str, Any] = {"on_hold": True}
             if table != "material_lots":
                 changes["hold_reason"] = ncr_id
