@@ -285,6 +285,10 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
         rel = _rel(ctx, final)
         records = []
         with store.transaction() as tx:
+            # Ready and not held, again, as things are now: a hold committed while the
+            # labels were drawn and verified stops them before they reach the hot folder.
+            _check_ready(tx, tx.get("lots", lot["id"]) or lot,
+                         [tx.get("units", u["serial"]) or u for u in units])
             for c, item in zip(contents, items, strict=True):
                 n = previous[item] + 1 if req.reprint else 0
                 digest = content_sha256(c)

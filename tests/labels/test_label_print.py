@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Workspace
+from tests.conftest import Workspace, sql
 
 pypdf = pytest.importorskip("pypdf")
 pytest.importorskip("zxingcpp")
@@ -429,3 +429,25 @@ def test_labeling_alone_never_confers_origin(shop: Workspace) -> None:
     assert any("no origin-conferring operation" in r for r in d["reasons"])
     assert shop.mes("label", "print", lot, user="fatima").code == 4
     shop.ok("label", "print", lot, "--no-origin-claim", user="fatima")
+
+
+def test_hold_committed_while_labels_are_drawn_stops_them(
+        shop: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hold that quality commits while the PDF is being drawn and verified: the labels
+    are refused at the recording step and no file reaches the hot folder."""
+    import mes.render.label_verify as lv
+
+    lot, _serials = build_device(shop, board_cost=20, n=1)
+    real = lv.verify_pdf
+
+    def verify_then_hold(pdf: object, dpi: int = 300) -> list:
+        pages = real(pdf, dpi)  # type: ignore[arg-type]
+        sql(shop, "UPDATE lots SET on_hold = 1, hold_reason = 'complaint C-12' WHERE id = ?",
+            (lot,))  # quality, on another PC, commits
+        return pages
+
+    monkeypatch.setattr(lv, "verify_pdf", verify_then_hold)
+    r = shop.mes("label", "print", lot, user="fatima")
+    assert r.code == 4 and "on hold (complaint C-12)" in r.err, r
+    assert labels_rows(shop) == []
+    assert not [p for p in (shop.path / "labels").rglob("*") if p.is_file()]
