@@ -93,10 +93,12 @@ class Workspace:
             con.close()
 
 
-def sql(ws: Workspace, statement: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-    """Run SQL directly on the workspace's SQLite file (as someone with file access would)
-    and commit: tests use it to read, and to prepare states no command can reach."""
-    con = sqlite3.connect(ws.db)
+def sql(ws: Workspace | Path, statement: str, params: tuple[object, ...] = ()
+        ) -> list[tuple[Any, ...]]:
+    """Run SQL directly on the workspace's SQLite file (or the file given), as someone with
+    file access would, and commit: tests use it to read, and to prepare states no command
+    can reach."""
+    con = sqlite3.connect(ws.db if isinstance(ws, Workspace) else ws)
     try:
         rows = con.execute(statement, params).fetchall()
         con.commit()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,16 +110,6 @@ def step_args(routing: dict[str, Any], scan: str, op_no: int) -> list[str]:
 def manual_ops(routing: dict[str, Any]) -> list[int]:
     """The ops a station records with `mes step complete` (not the flash op)."""
     return [o["op"] for o in routing["operations"] if not o.get("flash")]
-
-
-def sql(db: Path, statement: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(db)
-    try:
-        rows = con.execute(statement, params).fetchall()
-        con.commit()
-        return rows
-    finally:
-        con.close()
 
 
 def worker_env(home: Path, db: str | Path) -> dict[str, str]:

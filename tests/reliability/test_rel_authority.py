@@ -20,8 +20,8 @@ import pytest
 
 from mes.domain.auth import PERMISSIONS, ROLES
 from mes.ingest.euromap63 import synthetic_report, write_report
-from tests.conftest import PASSWORDS, ROUTINGS, Workspace, run_cli
-from tests.reliability.conftest import PCBA, sql, step_args
+from tests.conftest import PASSWORDS, ROUTINGS, Workspace, run_cli, sql
+from tests.reliability.conftest import PCBA, step_args
 
 ENC = "ENC-OXI-100"
 ACTOR = {"operator": "fatima", "technician": "tarik", "quality": "youssef", "admin": "amina"}

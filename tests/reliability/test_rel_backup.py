@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import PASSWORDS, Workspace, run_cli
+from tests.conftest import PASSWORDS, Workspace, run_cli, sql
 from tests.reliability.checks import check_database, problems_in, read_log
-from tests.reliability.conftest import OPERATORS, PCBA, sql, worker_env
+from tests.reliability.conftest import OPERATORS, PCBA, worker_env
 from tests.reliability.test_rel_concurrency import WORKER, plan_for
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PASSWORDS, Workspace
+from tests.conftest import PASSWORDS, Workspace, sql
 from tests.reliability.checks import (
     acked_ncrs,
     acked_steps,
@@ -32,7 +32,7 @@ from tests.reliability.checks import (
     problems_in,
     read_log,
 )
-from tests.reliability.conftest import OPERATORS, PCBA, manual_ops, sql, step_args, worker_env
+from tests.reliability.conftest import OPERATORS, PCBA, manual_ops, step_args, worker_env
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "station_worker.py"
