@@ -17,7 +17,7 @@ demo: $(STAMP)  ## a whole plant, from an empty workspace to a shipped, labelled
 	$(BIN)/mes demo --dir demo-workspace
 
 lint: $(STAMP)  ## style, types, layer rules
-	$(BIN)/ruff check mes tests bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
