@@ -263,8 +263,8 @@ def _install(tx: Store, ctx: Context, req: CfxImport, msg: cfx.CfxMessage,
 def _recheck_install(tx: Store, p: _Planned, today: Any) -> None:
     """The planned install again, on the rows as the write transaction sees them: a hold,
     a rejection or a status change committed since the plan was checked refuses it."""
-    unit = tx.get("units", p.target.unit["serial"]) or {}
-    lot = tx.get("lots", unit.get("lot_id")) or {}
+    unit = tx.get("units", p.target.unit["serial"]) or p.target.unit
+    lot = tx.get("lots", unit["lot_id"]) or p.target.lot
     interlocks.check_workable("lot", lot["id"], lot["status"], bool(lot["on_hold"]),
                               lot["hold_reason"])
     interlocks.check_workable("unit", unit["serial"], unit["status"], bool(unit["on_hold"]),

@@ -156,12 +156,13 @@ def approved_routing(store: Store, part: str) -> Routing:
 
 
 def routing_version(store: Store, part: str, version: int) -> Routing:
-    """A routing version's document never changes (a change is a new version)."""
+    """A routing version's document never changes (a change is a new version): read and
+    parsed once per store."""
     key = ("routing", part, str(version))
-    doc = store.immutable.get(key)
-    if doc is None:
-        doc = store.immutable[key] = _routing_row(store, part, version)["doc"]
-    return _routing(doc)
+    routing = store.immutable.get(key)
+    if routing is None:
+        routing = store.immutable[key] = _routing(_routing_row(store, part, version)["doc"])
+    return routing
 
 
 def get_part(store: Store, number: str) -> Part:
@@ -171,9 +172,9 @@ def get_part(store: Store, number: str) -> Part:
     return _part(row["doc"])
 
 
-# Parsed documents by their stored text: a station loop asks for the same routing several
-# times per scan, and parsing it was a third of a scan's time. The models are frozen, so
-# sharing them is safe, and a changed document is a different key.
+# Parsed documents by their stored text (parsing a routing was a third of a station-loop
+# scan's time). The models are frozen, so sharing them is safe, and a changed document is
+# a different key.
 @lru_cache(maxsize=64)
 def _routing(doc: str) -> Routing:
     return routing_from_dict(json.loads(doc))

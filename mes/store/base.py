@@ -38,8 +38,8 @@ class Store:
 
     def __init__(self) -> None:
         self._depth = 0
-        # Documents that never change once stored (a routing version), by key, so a
-        # long-running station loop reads each once.
+        # Records that never change once stored (a routing version, parsed), by key, so
+        # a long-running station loop reads and parses each once.
         self.immutable: dict[tuple[str, ...], Any] = {}
         self.conn: Any = None
 
@@ -73,7 +73,7 @@ class Store:
     def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows as plain tuples, in the select's column order: for queries that return
         thousands of rows (genealogy), where a dict per row would cost more than the SQL."""
-        return list(self._cursor(sql, params).fetchall())  # both drivers fetch tuples
+        return self._cursor(sql, params).fetchall()  # both drivers fetch tuples
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         cur = self._cursor(sql, params)

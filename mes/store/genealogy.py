@@ -82,8 +82,7 @@ def backward_details(store: Store, root: str, depth: int | None = None,
             ids = [r["id"] for r in store.all(_DOWN + "SELECT DISTINCT id FROM down",
                                               (root, root, _depth(depth)))]
     else:
-        seeds = [r["id"] for r in store.all(_SEED.replace("i.id FROM", "i.id AS id FROM"),
-                                            (root, root))]
+        seeds = [r[0] for r in store.tuples(_SEED, (root, root))]
         ids = list(dict.fromkeys([*seeds, *(e["child"] for e in edges)]))
     return {
         "units": _by_ids(store, """

@@ -132,23 +132,26 @@ def check_run(ws: Workspace, run: dict[str, Any]) -> dict[str, Any]:
             "step_ms_median": ms[len(ms) // 2], "step_ms_max": ms[-1]}
 
 
+def stations_lose_nothing(ws: Workspace, info: dict[str, Any], label: str,
+                          **sizes: Any) -> dict[str, Any]:
+    run = run_stations(ws, info, **sizes)
+    figures = check_run(ws, run)
+    print(f"concurrency figures{label}:", figures)
+    assert ws.mes("audit", "verify").code == 0
+    return figures
+
+
 def test_eight_stations_lose_nothing(rplant: tuple[Workspace, dict[str, Any]],
                                      record_property: Any) -> None:
     ws, info = rplant
-    run = run_stations(ws, info, units_inproc=24, units_subproc=2)
-    figures = check_run(ws, run)
-    record_property("figures", figures)
-    print("concurrency figures:", figures)
-    assert ws.mes("audit", "verify").code == 0
+    record_property("figures", stations_lose_nothing(ws, info, "", units_inproc=24,
+                                                     units_subproc=2))
 
 
 @pytest.mark.slow
 def test_eight_stations_lose_nothing_long(rplant: tuple[Workspace, dict[str, Any]]) -> None:
     ws, info = rplant
-    run = run_stations(ws, info, units_inproc=96, units_subproc=8, timeout=1200)
-    figures = check_run(ws, run)
-    print("concurrency figures (slow):", figures)
-    assert ws.mes("audit", "verify").code == 0
+    stations_lose_nothing(ws, info, " (slow)", units_inproc=96, units_subproc=8, timeout=1200)
 
 
 @pytest.mark.postgres
@@ -156,8 +159,5 @@ def test_eight_stations_lose_nothing_on_postgres(pg_rplant: tuple[Workspace, dic
                                                  record_property: Any) -> None:
     """The same eight stations against one PostgreSQL server (issue: plant-wide database)."""
     ws, info = pg_rplant
-    run = run_stations(ws, info, units_inproc=12, units_subproc=2)
-    figures = check_run(ws, run)
-    record_property("figures", figures)
-    print("concurrency figures (PostgreSQL):", figures)
-    assert ws.mes("audit", "verify").code == 0
+    record_property("figures", stations_lose_nothing(ws, info, " (PostgreSQL)",
+                                                     units_inproc=12, units_subproc=2))
