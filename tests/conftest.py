@@ -9,15 +9,19 @@ fresh database on the PostgreSQL server of tests/postgres/server.py.
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mes import clock
 from mes.cli import main
 from tests.postgres.server import PgServer, pg_server, pg_url  # noqa: F401 (fixtures)
 
@@ -32,6 +36,41 @@ STATIONS = {
     "VIS-1": "visual", "ASM-1": "assembly", "FT-1": "func-test", "LBL-1": "labeler",
     "PACK-1": "pack",
 }
+
+
+# Every test runs on this calendar, whatever the date of the machine (lot numbers carry
+# YYMM, fixtures carry expiry and calibration dates): a clock that starts here and moves
+# one millisecond per reading, so records keep their order and nothing waits.
+TEST_EPOCH = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+class TestClock:
+    """Deterministic time: `TEST_EPOCH` plus 1 ms per reading, plus what a test skips."""
+
+    def __init__(self, start: datetime = TEST_EPOCH) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        self.current += timedelta(milliseconds=1)
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+CLOCK_HOOK = Path(__file__).resolve().parent / "clockhook"
+
+
+@pytest.fixture(autouse=True)
+def test_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClock]:
+    """Injected into every test: nothing depends on the day the suite runs. Processes the
+    test starts get the same calendar through tests/clockhook/sitecustomize.py."""
+    fake = TestClock()
+    monkeypatch.setenv("MES_TEST_CLOCK", f"{TEST_EPOCH.isoformat()}@{time.time()}")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(CLOCK_HOOK), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    with clock.use_clock(fake):
+        yield fake
 
 
 @dataclass

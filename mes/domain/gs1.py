@@ -90,12 +90,13 @@ def format_yymmdd(d: date) -> str:
     return d.strftime("%y%m%d")
 
 
-def parse_yymmdd(value: str, ai: str = "17", today: date | None = None) -> date:
-    """GS1 date: century by the GS1 sliding window; day 00 means the last day of the month."""
+def parse_yymmdd(value: str, ai: str, today: date) -> date:
+    """GS1 date: century by the GS1 sliding window around `today` (the caller's clock, never
+    the host calendar); day 00 means the last day of the month."""
     if len(value) != 6 or not value.isdigit():
         raise _fail(ai, f"date must be YYMMDD, got {value!r}")
     yy, mm, dd = int(value[:2]), int(value[2:4]), int(value[4:])
-    this_year = (today or date.today()).year
+    this_year = today.year
     # GS1 GenSpecs 7.12: up to 49 years back, 50 ahead of the current year.
     diff = yy - this_year % 100
     century = this_year // 100 * 100
@@ -133,7 +134,9 @@ def _check_value(ai: str, value: str) -> None:
             what = "SSCC" if ai == "00" else "GTIN"
             raise _fail(ai, f"{what} check digit is {value[-1]}, expected {expected}")
     if ai in DATE_AIS:
-        parse_yymmdd(value, ai)
+        # month and day only, with no calendar: seen from 2049 every YY is 20YY, whose
+        # leap years are those of any century the window can pick for YY (2000 is leap)
+        parse_yymmdd(value, ai, date(2049, 1, 1))
 
 
 def _match_ai(text: str, pos: int) -> str:
@@ -288,7 +291,7 @@ class Udi:
         return self
 
 
-def parse_udi(text: str, today: date | None = None) -> Udi:
+def parse_udi(text: str, today: date) -> Udi:
     """A UDI from a scan or HRI; needs (01); other manufacturers' CSET 82 lots are accepted."""
     el = parse_element_string(text)
     if "01" not in el:

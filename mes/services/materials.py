@@ -35,7 +35,7 @@ def receipt_from_scan(scan: str, part: str, qty: float) -> Receipt:
     from mes.domain.gs1 import parse_udi
 
     try:
-        udi = parse_udi(scan)
+        udi = parse_udi(scan, clock.now().date())
     except InvalidInput as exc:  # name the field the operator knows, not only the AI
         field = exc.field or "scan"
         raise InvalidInput(f"--scan: {field}: {exc.message}: scan the label again or type "

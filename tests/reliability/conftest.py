@@ -115,6 +115,7 @@ def manual_ops(routing: dict[str, Any]) -> list[int]:
 def worker_env(home: Path, db: str | Path) -> dict[str, str]:
     """The environment of a station process: its own home (session file), the database
     (a SQLite file or a postgresql:// URL)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MES_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MES_") or k == "MES_TEST_CLOCK"}  # the test's calendar
     env.update({"MES_HOME": str(home), "MES_DB": str(db), "PYTHONDONTWRITEBYTECODE": "1"})
     return env

@@ -15,6 +15,8 @@ from mes.domain.gs1 import (
 )
 from mes.errors import InvalidInput
 
+TODAY = date(2026, 11, 2)  # the GS1 century window needs a reference date
+
 UDI = Udi("09506000134352", lot="L2611-0003", serial="SN-000123",
           mfg_date=date(2026, 1, 15), expiry=date(2031, 1, 31), fw_version="1.4.2")
 
@@ -48,11 +50,11 @@ def test_hri_and_data_forms() -> None:
 
 @pytest.mark.parametrize("prefix", ["]d2", "]C1", "]Q3", "]e0", "", GS, "]d2" + GS])
 def test_parse_scanner_output(prefix: str) -> None:
-    assert parse_udi(prefix + UDI.data()) == UDI
+    assert parse_udi(prefix + UDI.data(), TODAY) == UDI
 
 
 def test_parse_hri() -> None:
-    assert parse_udi(UDI.hri()) == UDI
+    assert parse_udi(UDI.hri(), TODAY) == UDI
     assert data_to_hri(UDI.data()) == UDI.hri()
 
 
@@ -64,8 +66,8 @@ def test_parse_other_ais() -> None:
 
 
 def test_day_00_is_last_day_of_month() -> None:
-    assert parse_udi("(01)09506000134352(17)280200").expiry == date(2028, 2, 29)
-    assert parse_udi("(01)09506000134352(17)270200").expiry == date(2027, 2, 28)
+    assert parse_udi("(01)09506000134352(17)280200", TODAY).expiry == date(2028, 2, 29)
+    assert parse_udi("(01)09506000134352(17)270200", TODAY).expiry == date(2027, 2, 28)
 
 
 @pytest.mark.parametrize(("scan", "field", "words"), [
@@ -82,7 +84,7 @@ def test_day_00_is_last_day_of_month() -> None:
 ])
 def test_malformed_scans_name_the_field(scan: str, field: str, words: str) -> None:
     with pytest.raises(InvalidInput) as exc:
-        parse_udi(scan)
+        parse_udi(scan, TODAY)
     assert exc.value.field == field
     assert words in str(exc.value)
 
