@@ -39,9 +39,11 @@ STATIONS = {
 
 
 # Every test runs on this calendar, whatever the date of the machine (lot numbers carry
-# YYMM, fixtures carry expiry and calibration dates): a clock that starts here and moves
-# one millisecond per reading, so records keep their order and nothing waits.
+# YYMM, fixtures carry expiry and calibration dates): one clock for the whole session
+# (module fixtures included) that starts here and moves one millisecond per reading, so
+# records keep their order and nothing waits.
 TEST_EPOCH = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+CLOCK_HOOK = Path(__file__).resolve().parent / "clockhook"
 
 
 class TestClock:
@@ -49,28 +51,42 @@ class TestClock:
 
     def __init__(self, start: datetime = TEST_EPOCH) -> None:
         self.current = start
+        self.skipped = timedelta(0)
 
     def __call__(self) -> datetime:
         self.current += timedelta(milliseconds=1)
         return self.current
 
     def advance(self, delta: timedelta) -> None:
+        """Jump ahead (a session expiring, a reel's floor life running out): undone when
+        the test ends, so the next test is back on the shared calendar."""
         self.current += delta
+        self.skipped += delta
 
 
-CLOCK_HOOK = Path(__file__).resolve().parent / "clockhook"
+@pytest.fixture(scope="session", autouse=True)
+def session_clock() -> Iterator[TestClock]:
+    fake = TestClock()
+    with clock.use_clock(fake):
+        yield fake
 
 
 @pytest.fixture(autouse=True)
-def test_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClock]:
+def test_clock(session_clock: TestClock, monkeypatch: pytest.MonkeyPatch
+               ) -> Iterator[TestClock]:
     """Injected into every test: nothing depends on the day the suite runs. Processes the
-    test starts get the same calendar through tests/clockhook/sitecustomize.py."""
-    fake = TestClock()
-    monkeypatch.setenv("MES_TEST_CLOCK", f"{TEST_EPOCH.isoformat()}@{time.time()}")
+    test starts get the same calendar from tests/clockhook/sitecustomize.py (starting at
+    the test's time, moving at the real pace)."""
+    start, started = session_clock.current, time.time()
+    monkeypatch.setenv("MES_TEST_CLOCK", f"{start.isoformat()}@{started}")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
         [str(CLOCK_HOOK), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
-    with clock.use_clock(fake):
-        yield fake
+    yield session_clock
+    session_clock.current -= session_clock.skipped
+    session_clock.skipped = timedelta(0)
+    # stay ahead of what the test's processes recorded
+    session_clock.current = max(session_clock.current,
+                                start + timedelta(seconds=time.time() - started))
 
 
 @dataclass
