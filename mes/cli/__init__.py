@@ -48,7 +48,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "step": ("step",), "material": ("material",), "audit": ("audit",),
     "process": ("flash", "firmware", "molding", "cfx"),
     "label": ("origin", "label"),
-    "quality": ("recall", "ship", "dhr", "trace", "ncr", "report", "lot"),
+    "quality": ("recall", "ship", "trace", "ncr", "report", "lot"), "dhr": ("dhr",),
     "demo": ("demo",), "station_loop": ("station",), "backup": ("backup",), "db": ("db",),
 }
 _REGISTERED: set[str] = set()

@@ -288,11 +288,13 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
           *data_args(routing["DEV-OXI-100"][40]), user="fatima")
 
     d.section("8. Release, shipping, device history record")
+    d.mes("dhr", "review", pcba_lot, user="youssef", show=False)
     d.mes("lot", "release", pcba_lot, user="youssef", show=False)
+    d.mes("dhr", "review", dev_lot, user="youssef")
     d.mes("lot", "release", dev_lot, user="youssef")
     d.mes("ship", dev_lot, "--to", "CHU Ibn Rochd, Casablanca", "--ref", "BL-2026-0412",
           user="youssef")
-    d.mes("dhr", dev_lot, user="youssef")
+    dhr_files = d.mes("dhr", dev_lot, user="youssef").split()
 
     d.section("9. Refused, as they must be (nothing is recorded)")
     refused_lot = d.mes("lot", "create", "PCBA-OXI-100", "--qty", 2, user="fatima",
@@ -329,8 +331,7 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
         "lots": {"pcba": pcba_lot, "enclosure": enc_lot, "device": dev_lot},
         "devices": devices, "boards": boards,
         "label_pdfs": sorted(str(p) for p in labels_dir.rglob("*.pdf")),
-        "dhr": {"pdf": str(workspace / "lots" / dev_lot / "dhr.pdf"),
-                "json": str(workspace / "lots" / dev_lot / "dhr.json")},
+        "dhr": {"pdf": dhr_files[0], "json": dhr_files[1]},
         "trace_back": trace_back, "trace_forward": trace_fwd, "origin": origin,
         "refusals": d.refusals, "audit": verify, "commands_run": len(d.transcript),
     }

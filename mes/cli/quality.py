@@ -1,9 +1,8 @@
 """mes trace back|forward, recall, ncr open|disposition|close|list|show, lot release, ship,
-report yield, dhr."""
+report yield."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -28,7 +27,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(report_app, name="report")
     app.command("recall")(recall)
     app.command("ship")(ship)
-    app.command("dhr")(dhr)
     lot_app.command("release")(release)
 
 
@@ -104,10 +102,18 @@ def forward(tctx: typer.Context, item: str,
             finished: Annotated[bool, typer.Option(
                 "--finished", help="only finished devices")] = False,
             depth: Annotated[int | None, typer.Option(help="levels up (default: all)")] = None,
+            dhr: Annotated[bool, typer.Option(
+                "--dhr", help="list the DHRs of every finished lot made from the item")]
+            = False,
+            write: Annotated[bool, typer.Option(
+                "--write", help="with --dhr: write (or bring up to date) each DHR")] = False,
             json_: JSON = False, csv_: CSV = False) -> None:
     """Every lot and unit made from an item (material lot, lot, unit, firmware image)."""
     from mes.services.trace import forward as fwd
 
+    if dhr:
+        _forward_dhrs(tctx, item, write, json_, csv_)
+        return
     out = fwd(context(tctx), item, finished, depth)
     if json_:
         emit_json(out)
@@ -116,6 +122,19 @@ def forward(tctx: typer.Context, item: str,
             title=f"made from {out['start']}")
     if not csv_:
         note(_counts(out))
+
+
+def _forward_dhrs(tctx: typer.Context, item: str, write: bool, json_: bool, csv_: bool
+                  ) -> None:
+    from mes.services.dhr import dhrs_made_from
+
+    rows = dhrs_made_from(context(tctx), item, write)
+    listing(rows, ["lot", "part", "part_kind", "status", "version", "pdf", "pdf_sha256",
+                   "record_sha256"], as_json=json_, as_csv=csv_,
+            title=f"DHRs of finished lots made from {item.upper()}")
+    if not (json_ or csv_):
+        note(f"{len(rows)} finished lots" + ("" if write else
+                                            " (add --write to write each DHR)"))
 
 
 def _counts(out: dict[str, Any]) -> str:
@@ -275,22 +294,3 @@ def yield_(tctx: typer.Context,
     listing(rows, ["part", "op", "name", "first_attempts", "first_pass", "fpy_pct",
                    "attempts", "failed", "mean_cycle_s", "median_cycle_s", "part_scrapped",
                    "part_lots_in_process"], as_json=json_, as_csv=csv_, title="yield")
-
-
-# -- DHR -------------------------------------------------------------------------------------
-
-def dhr(tctx: typer.Context, lot: str,
-        out: Annotated[Path | None, typer.Option(
-            "--out", help="directory for dhr.pdf and dhr.json (default: lots/<lot>/)")] = None,
-        json_: JSON = False) -> None:
-    """Device History Record of a lot: writes dhr.pdf and dhr.json."""
-    from mes.services.dhr import write_dhr
-
-    res = write_dhr(context(tctx), lot, out)
-    if json_:
-        emit_json(res["dhr"])
-        note(f"wrote {res['pdf']} and {res['json']}")
-    else:
-        say(res["pdf"])
-        say(res["json"])
-        note(f"chain head #{res['dhr']['chain_head']['seq']} {res['dhr']['chain_head']['hash']}")

@@ -24,6 +24,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "lot.hold": frozenset({"quality"}),
     "lot.unhold": frozenset({"quality"}),
     "lot.release": frozenset({"quality"}),
+    "dhr.review": frozenset({"quality"}),
     "step.record": frozenset({"operator", "technician"}),
     "material.receive": frozenset({"operator", "technician", "quality"}),
     "material.release": frozenset({"quality"}),

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 DASH = "—"
 VERIFY_CMD = "mes audit verify --anchor <hash>"
+NOT_CAPTURED = "not captured"
 # Up to this many units, section 3 prints one table per unit; above, a single
 # table with a serial column.
 PER_UNIT_TABLES_MAX = 5
@@ -376,7 +377,7 @@ class _Kit:
             data,
             colWidths=widths,
             rowHeights=[h if h < _MAX_ROW else None for h in heights],
-            splitInRow=1,
+            splitInRow=0,  # a row is never split across pages
             repeatRows=1,
             hAlign="LEFT",
             style=TableStyle(cmds),
@@ -449,23 +450,46 @@ class _Kit:
 
 # --------------------------------------------------------------------------- sections
 
+# A cell never holds more than this (the full text is in dhr.json): rows stay shorter
+# than a page, so no table ever has to split inside a row.
+_CELL_MAX = 900
+
+
+def _cut(text: str, n: int = _CELL_MAX) -> str:
+    return text if len(text) <= n else text[: n - 40] + " … (full text in dhr.json)"
+
+
+def _limits(v: dict[str, Any]) -> str:
+    lo, hi = v.get("min"), v.get("max")
+    if lo is None and hi is None:
+        return "no limits in routing" if v.get("in_routing") else "not in routing"
+    if lo is None:
+        return f"≤ {_num(hi)}"
+    if hi is None:
+        return f"≥ {_num(lo)}"
+    return f"{_num(lo)} … {_num(hi)}"
+
 
 def _title_block(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
     site = d.get("site") or {}
     lot = d.get("lot") or {}
     routing = d.get("routing") or {}
     head = d.get("chain_head") or {}
+    rec = d.get("record") or {}
     company = _txt(site.get("manufacturer"))
     site_line = " · ".join(
         x for x in (_txt(site.get("name")), _txt(site.get("address")), _txt(site.get("country")))
     )
+    status = _txt(rec.get("status"))
+    if rec.get("version"):
+        status = f"{status}, version {rec['version']}"
     out: list[Flowable] = [
         k.para(f"<b>{_p(company)}</b>", k.kv_val),
         k.para(_p(site_line), k.note),
         k.spacer(4),
         k.para("Device History Record", k.title),
         k.para(
-            _p("21 CFR 820.184 · ISO 13485:2016 §7.5.1 · lot ")
+            _p("21 CFR 820.184 · ISO 13485:2016 §7.5.1 · review by exception · lot ")
             + f"<b>{_p(_txt(lot.get('id')))}</b>",
             k.subtitle,
         ),
@@ -478,14 +502,18 @@ def _title_block(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
                     f"{_txt(routing.get('part'))} version {_txt(routing.get('version'))}"
                     f" (sha256 {_short(routing.get('sha256'), 16)})",
                 ),
-                ("Lot status", _txt(lot.get("status"))),
-                ("Generated at", _ts(d.get("generated_at"), utc_suffix=True)),
+                ("Lot status", _txt((d.get("state") or {}).get("status"))),
+                ("Record", status),
+                ("Record sha256", _txt(rec.get("sha256"))),
+                ("Generated at", f"{_ts(d.get('generated_at'), utc_suffix=True)} · site time "
+                                 f"{_txt(d.get('site_time'))}"),
+                ("Program", f"mes {_txt(d.get('mes_version'))}"),
+                ("Exceptions", str(len(d.get("exceptions") or []))),
             ],
             key_width=0.2,
         ),
         k.spacer(8),
     ]
-    hash_text = _txt(head.get("hash"))
     box = [
         k.para(
             f"<b>AUDIT CHAIN HEAD</b> — event #{_p(_txt(head.get('seq')))}"
@@ -493,120 +521,83 @@ def _title_block(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
             k.kv_val,
         ),
         k.spacer(3),
-        k.para(_p(hash_text), k.hash_big),
+        k.para(_p(_txt(head.get("hash"))), k.hash_big),
         k.spacer(3),
         k.para(f"Compare with <b>{_p(VERIFY_CMD)}</b>", k.kv_val),
     ]
     out.append(
-        k.boxed(
-            box,
-            border=k.colors.HexColor("#24292f"),
-            background=k.colors.HexColor("#f3f5f8"),
-        )
+        k.boxed(box, border=k.colors.HexColor("#24292f"), background=k.colors.HexColor("#f3f5f8"))
     )
     return out
 
 
 def _summary(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
     lot = d.get("lot") or {}
-    routing = d.get("routing") or {}
+    state = d.get("state") or {}
     out: list[Flowable] = [k.h1("1  Summary")]
-    qty_cols = [
-        Col("Planned", 1, align="CENTER"),
-        Col("Manufactured", 1, align="CENTER"),
-        Col("Scrapped", 1, align="CENTER"),
-        Col("Released", 1, align="CENTER"),
-        Col("Shipped", 1, align="CENTER"),
-    ]
-    out.append(
-        k.table(
-            qty_cols,
-            [
-                [
-                    _num(lot.get("qty_planned")),
-                    _num(lot.get("qty_manufactured")),
-                    _num(lot.get("qty_scrapped")),
-                    _num(lot.get("qty_released")),
-                    _num(lot.get("qty_shipped")),
-                ]
-            ],
-            zebra=False,
-        )
-    )
+    cols = [Col(h, 1, align="CENTER") for h in
+            ("Planned", "Manufactured", "Scrapped", "Released", "Shipped", "Exceptions")]
+    row = [_num(lot.get("qty_planned")), _num(lot.get("qty_manufactured")),
+           _num(lot.get("qty_scrapped")), _num(state.get("qty_released")),
+           _num(state.get("qty_shipped")), str(len(d.get("exceptions") or []))]
+    out.append(k.table(cols, [row], zebra=False))
     out.append(k.spacer(6))
+    by = state.get("units_by_status") or {}
     out.append(
         k.kv(
             [
-                ("Status", _txt(lot.get("status"))),
+                ("Status", _txt(state.get("status"))
+                 + (f" — ON HOLD: {_txt(state.get('hold_reason'))}" if state.get("on_hold")
+                    else "")),
                 ("Serialized", _txt(lot.get("serialized"))),
-                ("GTIN", _txt(lot.get("gtin"))),
-                ("Created", _ts(lot.get("created_at"), utc_suffix=True)),
+                ("GTIN / REF", f"{_txt(lot.get('gtin'))} / {_txt(lot.get('ref'))}"),
+                ("Created", f"{_ts(lot.get('created_at'), utc_suffix=True)} by "
+                            f"{_txt(lot.get('created_by'))}"),
                 ("Completed", _ts(lot.get("completed_at"), utc_suffix=True)),
-                ("Released", _ts(lot.get("released_at"), utc_suffix=True)),
-                ("Units", str(len(d.get("units") or []))),
+                ("Released", _ts(state.get("released_at"), utc_suffix=True)),
+                ("Units", f"{_txt(lot.get('units'))}"
+                 + (" (" + ", ".join(f"{n} {s}" for s, n in by.items()) + ")" if by else "")),
             ],
             key_width=0.2,
         )
     )
-    out.append(k.h2("Routing"))
-    out.append(
-        k.kv(
-            [
-                ("Part", _txt(routing.get("part"))),
-                ("Version", _txt(routing.get("version"))),
-                ("Routing sha256", _txt(routing.get("sha256"))),
-                ("Approval", _sig_line(routing.get("approval"))),
-            ],
-            key_width=0.2,
-        )
-    )
-    ops = routing.get("operations") or []
-    out.append(k.spacer(4))
-    if ops:
-        out.append(
-            k.table(
-                [Col("Op", 0.6, align="RIGHT"), Col("Operation", 3), Col("Station type", 2)],
-                [
-                    [_txt(o.get("op")), _txt(o.get("name")), _txt(o.get("station_type"))]
-                    for o in ops
-                ],
-            )
-        )
-    else:
-        out.append(k.none_recorded())
     return out
 
 
 def _signatures(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
-    out: list[Flowable] = [k.h1("2  Signatures")]
-    sigs = d.get("signatures") or []
-    if not sigs:
-        return [*out, k.none_recorded()]
+    out: list[Flowable] = [k.h1("2  Review, release and signatures")]
+    rec = d.get("record") or {}
     out.append(
         k.para(
-            "Electronic signatures (21 CFR 11.50): printed name, meaning, local date and time "
-            "with the signer's UTC offset, and the sha256 of the signed record.",
+            _p(
+                "A review signs the sha256 of this record's data (canonical JSON of every "
+                "section except generation time, lot state and signatures): "
+                f"{_txt(rec.get('sha256'))}. Release regenerates it and requires the same hash."
+            ),
             k.note,
         )
     )
+    sigs = d.get("signatures") or []
+    if not sigs:
+        return [*out, k.none_recorded()]
     rows = [
         [
             f"{_txt(s.get('full_name'))}\n({_txt(s.get('username'))})",
             _txt(s.get("meaning")),
             f"{_txt(s.get('local_time'))}\n{_ts(s.get('signed_at_utc'))} UTC",
             f"{_txt(s.get('record_type'))} {_txt(s.get('record_id'))}",
-            _short(s.get("record_sha256"), 16),
+            _hash2(s.get("record_sha256")),
         ]
         for s in sigs
     ]
     out.append(
         k.table(
             [
-                Col("Signed by", 2.2),
-                Col("Meaning", 1.3),
-                Col("Local date/time", 2.2),
-                Col("Record", 1.8),
-                Col("Record sha256", 1.7, small=True),
+                Col("Signed by", 2.0),
+                Col("Meaning", 1.1),
+                Col("Local date/time", 2.0),
+                Col("Record", 1.6),
+                Col("Signed record sha256", 0, small=True, fixed=HASH2),
             ],
             rows,
         )
@@ -614,314 +605,333 @@ def _signatures(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
     return out
 
 
-_STEP_COLS_BASE = [
-    Col("Op", 0, align="RIGHT", fixed=24),
-    Col("Operation", 1.55),
-    Col("Station", 0.95),
-    Col("Operator", 0.85),
-    Col("Start → end (UTC)", 0, fixed=TS),
-    Col("Result", 0, fixed=44),
-    Col("Data", 2.9),
-]
-_RESULT_COL = 5
-
-
-def _step_row(s: dict[str, Any]) -> list[str]:
-    status = _txt(s.get("status"))
-    result = s.get("result")
-    res = status if result is None or str(result) in status else f"{status} ({result})"
-    attempt = s.get("attempt")
-    if isinstance(attempt, int) and attempt > 1:
-        res += f"\nattempt {attempt}"
-    return [
-        _txt(s.get("op")),
-        _txt(s.get("op_name")),
-        _txt(s.get("station")),
-        _txt(s.get("user")),
-        _span(s.get("started_at"), s.get("completed_at")),
-        res,
-        _kv(s.get("data")),
-    ]
-
-
-def _operations(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
-    from reportlab.platypus import KeepTogether
-
-    out: list[Flowable] = [k.h1("3  Operations per unit")]
-    steps: list[dict[str, Any]] = list(d.get("steps") or [])
-    units: list[dict[str, Any]] = list(d.get("units") or [])
-    lot_id = _txt((d.get("lot") or {}).get("id"))
-
-    # Operators: printed names once, usernames in the tables.
-    operators: dict[str, str] = {}
-    for s in steps:
-        u = s.get("user")
-        if u is not None and str(u) not in operators:
-            operators[str(u)] = _txt(s.get("user_name"))
-    if operators:
-        out.append(
-            k.para(
-                "<b>Operators:</b> "
-                + "; ".join(f"{_p(u)} = {_p(n)}" for u, n in sorted(operators.items())),
-                k.note,
-            )
-        )
-
-    if units:
-        unit_rows = [
-            [_txt(u.get("serial")), _txt(u.get("status")), _txt(u.get("mcu_uid"))] for u in units
-        ]
-        out.append(k.h2(f"Units ({len(units)})"))
-        if len(units) > 12:
-            # two units side by side, read left to right: halves the pages of a large lot
-            left, right = unit_rows[0::2], unit_rows[1::2]
-            right += [["", "", ""]] * (len(left) - len(right))
-            out.append(
-                k.table(
-                    [
-                        Col("Serial", 1.1),
-                        Col("Status", 0.9),
-                        Col("MCU UID", 1.5, small=True),
-                        Col("Serial", 1.1),
-                        Col("Status", 0.9),
-                        Col("MCU UID", 1.5, small=True),
-                    ],
-                    [a + b for a, b in zip(left, right, strict=True)],
-                    extra_style=[("LINEAFTER", (2, 0), (2, -1), 0.8, k.rule)],
-                )
-            )
-        else:
-            out.append(
-                k.table(
-                    [Col("Serial", 1.2), Col("Status", 1), Col("MCU UID", 2.5, small=True)],
-                    unit_rows,
-                )
-            )
-
-    if not steps:
-        return [*out, k.h2("Steps"), k.none_recorded()]
-
-    # Group by unit, in the order of the units list, lot-level steps first.
-    order = {str(u.get("serial")): i for i, u in enumerate(units)}
-    groups: dict[str | None, list[dict[str, Any]]] = {}
-    for s in steps:
-        serial = s.get("serial")
-        groups.setdefault(None if serial is None else str(serial), []).append(s)
-
-    def group_key(key: str | None) -> tuple[int, int, str]:
-        if key is None:
-            return (0, 0, "")
-        return (1, order.get(key, len(order)), key)
-
-    keys = sorted(groups, key=group_key)
-    serial_keys = [x for x in keys if x is not None]
-
-    if len(serial_keys) <= PER_UNIT_TABLES_MAX:
-        for key in keys:
-            title = f"Lot-level operations ({lot_id})" if key is None else f"Unit {key}"
-            rows = [_step_row(s) for s in groups[key]]
-            table = k.table(_STEP_COLS_BASE, rows, extra_style=_failed_style(k, rows, 0))
-            n = len(rows)
-            out.append(KeepTogether([k.h2(f"{title} — {n} step{'s' if n != 1 else ''}"), table]))
-        return out
-
-    out.append(k.h2(f"Steps ({len(steps)}), grouped by unit"))
-    rows = []
-    for key in keys:
-        for s in groups[key]:
-            rows.append([f"{lot_id} (lot)" if key is None else key, *_step_row(s)])
+def _routing(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
+    routing = d.get("routing") or {}
+    out: list[Flowable] = [k.h1("3  Routing")]
     out.append(
-        k.table(
-            [Col("Unit", 0, fixed=58), *_STEP_COLS_BASE],
-            rows,
-            extra_style=_failed_style(k, rows, 1),
+        k.kv(
+            [
+                ("Part / version", f"{_txt(routing.get('part'))} version "
+                                   f"{_txt(routing.get('version'))}"),
+                ("Routing sha256", _txt(routing.get("sha256"))),
+                ("Approval", _sig_line(routing.get("approval"))),
+            ],
+            key_width=0.2,
         )
     )
     return out
 
 
-def _failed_style(k: _Kit, rows: Sequence[Sequence[str]], shift: int) -> list[tuple[Any, ...]]:
-    """Failed steps' result in red (row 0 is the header)."""
-    red = k.colors.HexColor("#cf222e")
-    col = _RESULT_COL + shift
-    return [
-        ("TEXTCOLOR", (col, i), (col, i), red)
-        for i, r in enumerate(rows, start=1)
-        if r[col].startswith("failed")
-    ]
+def _operations(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
+    out: list[Flowable] = [k.h1("4  Operations and acceptance records")]
+    ops = d.get("operations") or (d.get("routing") or {}).get("operations") or []
+    if not ops:
+        return [*out, k.none_recorded()]
+    out.append(
+        k.table(
+            [
+                Col("Op", 0, align="RIGHT", fixed=28),
+                Col("Operation", 3),
+                Col("n", 0.7, align="RIGHT"),
+                Col("Passed", 0.8, align="RIGHT"),
+                Col("Failed", 0.8, align="RIGHT"),
+                Col("Reworked", 0.9, align="RIGHT"),
+                Col("In process", 0.9, align="RIGHT"),
+            ],
+            [
+                [_txt(o.get("op")), _txt(o.get("name")), _num(o.get("n")),
+                 _num(o.get("passed")), _num(o.get("failed")), _num(o.get("reworked")),
+                 _num(o.get("in_process"))]
+                for o in ops
+            ],
+        )
+    )
+    rows: list[list[str]] = []
+    spans: list[tuple[Any, ...]] = []
+    for o in ops:
+        for v in o.get("values") or []:
+            if "observed_min" in v:
+                obs = [_num(v.get("observed_min")), _num(v.get("observed_mean")),
+                       _num(v.get("observed_max")), _num(v.get("out_of_limits"))]
+            else:
+                shown = ", ".join(str(x) for x in v.get("distinct") or []) or DASH
+                more = (v.get("distinct_count") or 0) - len(v.get("distinct") or [])
+                obs = [_cut("values: " + shown + (f" (+{more})" if more > 0 else ""), 200),
+                       "", "", ""]
+                spans.append(("SPAN", (5, len(rows) + 1), (8, len(rows) + 1)))
+                spans.append(("ALIGN", (5, len(rows) + 1), (8, len(rows) + 1), "LEFT"))
+            rows.append([_txt(o.get("op")), _txt(v.get("name")),
+                         _txt(v.get("unit")) if v.get("unit") else NOT_CAPTURED,
+                         _limits(v), _num(v.get("n")), *obs])
+    out.append(k.h2("Captured values: limits and observed min / mean / max"))
+    if not rows:
+        return [*out, k.none_recorded()]
+    out.append(
+        k.table(
+            [
+                Col("Op", 0, align="RIGHT", fixed=28),
+                Col("Value", 2.4),
+                Col("Unit", 0.8),
+                Col("Limits", 1.3),
+                Col("n", 0.6, align="RIGHT"),
+                Col("Min", 0.9, align="RIGHT"),
+                Col("Mean", 0.9, align="RIGHT"),
+                Col("Max", 0.9, align="RIGHT"),
+                Col("Out", 0.5, align="RIGHT"),
+            ],
+            rows,
+            extra_style=spans,
+        )
+    )
+    return out
+
+
+
 
 
 def _materials(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
-    out: list[Flowable] = [k.h1("4  Materials and genealogy"), k.h2("Materials consumed")]
+    out: list[Flowable] = [k.h1("5  Materials and subassemblies")]
     mats = d.get("materials") or []
     if mats:
-        rows = [
-            [
-                f"{_txt(m.get('id'))}\n{_txt(m.get('part_number'))}\n{_txt(m.get('part_name'))}",
-                f"{_txt(m.get('supplier'))}\nlot {_txt(m.get('supplier_lot'))}"
-                f"\nMPN {_txt(m.get('mpn'))}",
-                f"DC {_txt(m.get('date_code'))}\nexp. {_txt(m.get('expiry'))}",
+        out.append(k.para("One row per material lot and operation, totalled over the lot "
+                          "(Units: how many items it went into).", k.note))
+        rows = []
+        for m in mats:
+            refdes = m.get("refdes")
+            part = _txt(m.get("part_number"))
+            if refdes and refdes != NOT_CAPTURED:
+                part += f"\nrefdes {_cut(_refdes(refdes), 300)}"
+            rows.append([
+                f"{_txt(m.get('id'))} @{_txt(m.get('op'))}",
+                part,
+                _txt(m.get("mpn")),
+                _txt(m.get("supplier")),
+                _txt(m.get("supplier_lot")),
+                _txt(m.get("date_code")),
                 _txt(m.get("origin")),
+                _txt(m.get("cert")),
                 _num(m.get("qty")),
-                f"op {_txt(m.get('op'))} · {_txt(m.get('station'))}\n{_ts(m.get('at'))}",
-                f"{_txt(m.get('into'))}"
-                + (f"\n{_refdes(m.get('refdes'))}" if m.get("refdes") else ""),
-            ]
-            for m in mats
-        ]
+                _num(m.get("units")),
+            ])
         out.append(
             k.table(
                 [
-                    Col("Material lot / part", 1.6),
-                    Col("Supplier / supplier lot / MPN", 1.6),
-                    Col("Date code / expiry", 0, fixed=62),
-                    Col("Origin", 0, fixed=34),
-                    Col("Qty", 0, align="RIGHT", fixed=36),
-                    Col("Consumed (UTC)", 0, fixed=TS),
-                    Col("Into / refdes", 1.0),
+                    Col("Material lot @op", 0, fixed=62),
+                    Col("Part", 1.45),
+                    Col("MPN", 1.3, small=True),
+                    Col("Supplier", 1.2, small=True),
+                    Col("Supplier lot", 1.05),
+                    Col("Date code", 0, fixed=34),
+                    Col("Origin", 0, fixed=30),
+                    Col("CoC", 1.0, small=True),
+                    Col("Total qty", 0, align="RIGHT", fixed=40),
+                    Col("Units", 0, align="RIGHT", fixed=32),
                 ],
                 rows,
             )
         )
+        out.append(k.para("Part names, expiry and each unit's consumption: dhr.json "
+                          "(materials, consumptions). Refdes printed where captured.", k.note))
     else:
         out.append(k.none_recorded())
-
-    out.append(k.h2("Components and subassemblies"))
     comps = d.get("components") or []
-    if comps:
-        rows = [
+    out.append(k.h2("Subassemblies consumed"))
+    if not comps:
+        return [*out, k.none_recorded()]
+    out.append(
+        k.table(
             [
-                _txt(c.get("id")),
-                _txt(c.get("kind")),
-                _txt(c.get("part_number")),
-                _txt(c.get("lot")),
-                _txt(c.get("into")),
-                _txt(c.get("op")),
-                _ts(c.get("at")),
-            ]
-            for c in comps
-        ]
-        out.append(
-            k.table(
-                [
-                    Col("Component", 1.3),
-                    Col("Kind", 0.6),
-                    Col("Part number", 1.5),
-                    Col("From lot", 1.2),
-                    Col("Into", 1.2),
-                    Col("Op", 0, align="RIGHT", fixed=30),
-                    Col("At (UTC)", 0, fixed=TS),
-                ],
-                rows,
-            )
+                Col("Lot", 1.3),
+                Col("Part", 1.8),
+                Col("Kind", 0.7),
+                Col("Op", 0.5, align="RIGHT"),
+                Col("Items", 0.7, align="RIGHT"),
+                Col("Into units", 0.8, align="RIGHT"),
+                Col("Qty", 0.7, align="RIGHT"),
+            ],
+            [
+                [_txt(c.get("lot")), _txt(c.get("part_number")), _txt(c.get("kind")),
+                 _txt(c.get("op")), _num(c.get("items")), _num(c.get("into")),
+                 _num(c.get("qty"))]
+                for c in comps
+            ],
         )
-    else:
-        out.append(k.none_recorded())
+    )
+    return out
+
+
+def _equipment(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
+    out: list[Flowable] = [k.h1("6  Equipment")]
+    eq = d.get("equipment") or []
+    if not eq:
+        return [*out, k.none_recorded()]
+    out.append(k.para("Calibration due date in force when the station was first and last used "
+                      "for this lot (from the stations' audit events).", k.note))
+    out.append(
+        k.table(
+            [
+                Col("Station", 1.1),
+                Col("Type", 1.2),
+                Col("Steps", 0.6, align="RIGHT"),
+                Col("First use (UTC)", 0, fixed=TS),
+                Col("Last use (UTC)", 0, fixed=TS),
+                Col("Cal. due at first use", 1.1),
+                Col("Cal. due at last use", 1.1),
+                Col("Uses past due", 0.8, align="RIGHT"),
+            ],
+            [
+                [_txt(e.get("station")), _txt(e.get("type")), _num(e.get("steps")),
+                 _ts(e.get("first_use")), _ts(e.get("last_use")),
+                 _txt(e.get("calibration_due_at_first_use")),
+                 _txt(e.get("calibration_due_at_last_use")),
+                 _num(e.get("uses_past_calibration"))]
+                for e in eq
+            ],
+        )
+    )
     return out
 
 
 def _firmware(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
-    out: list[Flowable] = [k.h1("5  Firmware")]
+    out: list[Flowable] = [k.h1("7  Firmware")]
     fw = d.get("firmware") or []
     if not fw:
         return [*out, k.none_recorded()]
-    rows = [
-        [
-            f"{_txt(f.get('image'))}\nv{_txt(f.get('version'))}",
-            _hash2(f.get("sha256")),
-            f"{_txt(f.get('serial'))}\n{_txt(f.get('mcu_uid'))}",
-            _txt(f.get("station")),
-            _txt(f.get("attempts")),
-            _txt(f.get("verify")),
-            _ts(f.get("at")),
-        ]
-        for f in fw
-    ]
     out.append(
         k.table(
             [
-                Col("Image", 1.2),
+                Col("Image", 1.5),
+                Col("Version", 0.8),
                 Col("Image sha256", 0, small=True, fixed=HASH2),
-                Col("Flashed into / MCU UID", 0, small=True, fixed=110),
-                Col("Station", 0.8),
-                Col("Attempts", 0, align="RIGHT", fixed=40),
-                Col("Verify", 0, fixed=32),
-                Col("At (UTC)", 0, fixed=TS),
+                Col("Units verified", 0.9, align="RIGHT"),
+                Col("Attempts", 0.8, align="RIGHT"),
+                Col("Failed verifies", 0.9, align="RIGHT"),
             ],
-            rows,
+            [
+                [_txt(f.get("image")), _txt(f.get("version")), _hash2(f.get("sha256")),
+                 _num(f.get("units")), _num(f.get("attempts")), _num(f.get("failed_verifies"))]
+                for f in fw
+            ],
+        )
+    )
+    return out
+
+
+def _labeling(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
+    out: list[Flowable] = [k.h1("8  Labeling reconciliation")]
+    lab = d.get("labeling") or {}
+    stocks, temps = lab.get("stocks") or [], lab.get("templates") or []
+    if not stocks and not temps:
+        return [*out, k.none_recorded()]
+    out.append(k.h2("Label stock issued (consumed) against labels printed"))
+    if stocks:
+        out.append(
+            k.table(
+                [
+                    Col("Stock", 1.3),
+                    Col("Material lots", 2.2),
+                    Col("Issued", 0.7, align="RIGHT"),
+                    Col("Printed", 0.7, align="RIGHT"),
+                    Col("Unaccounted", 0.9, align="RIGHT"),
+                ],
+                [
+                    [_txt(s.get("stock")), _cut(", ".join(s.get("material_lots") or []) or DASH,
+                                                300),
+                     _num(s.get("issued")), _num(s.get("printed")), _num(s.get("unaccounted"))]
+                    for s in stocks
+                ],
+            )
+        )
+    else:
+        out.append(k.none_recorded())
+    out.append(k.h2("Labels per template and revision"))
+    if not temps:
+        return [*out, k.none_recorded()]
+    out.append(
+        k.table(
+            [
+                Col("Template", 1.4),
+                Col("Rev", 0.4, align="RIGHT"),
+                Col("Stock", 1.0),
+                Col("Items", 0.6, align="RIGHT"),
+                Col("Printed", 0.7, align="RIGHT"),
+                Col("Verified", 0.7, align="RIGHT"),
+                Col("Reprinted", 0.75, align="RIGHT"),
+                Col("Voided", 0.65, align="RIGHT"),
+                Col("Reprint reasons", 2.0),
+            ],
+            [
+                [_txt(t.get("template")), _txt(t.get("revision")), _txt(t.get("stock")),
+                 _num(t.get("items")), _num(t.get("printed")), _num(t.get("verified")),
+                 _num(t.get("reprinted")), _num(t.get("voided")),
+                 _cut("; ".join(t.get("reasons") or []) or DASH, 300)]
+                for t in temps
+            ],
+        )
+    )
+    return out
+
+
+def _exceptions(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
+    out: list[Flowable] = [k.h1("9  Exceptions")]
+    ex = d.get("exceptions") or []
+    if not ex:
+        return [*out, k.para("No exceptions recorded: no failure, rework, NCR, hold, "
+                             "concession, reprint, out-of-window shot or refusal.", k.kv_val)]
+    out.append(k.para(f"{len(ex)} exceptions: each failure, rework, NCR (including those of "
+                      "subassemblies and material lots), hold, concession, reprint, "
+                      "out-of-window shot count and refusal on the lot's items.", k.note))
+    out.append(
+        k.table(
+            [
+                Col("When (UTC)", 0, fixed=TS),
+                Col("Kind", 1.1),
+                Col("Item", 1.1),
+                Col("Op", 0, align="RIGHT", fixed=26),
+                Col("What", 4.0),
+                Col("Ref", 0.9),
+            ],
+            [
+                [_ts(e.get("at")), _txt(e.get("kind")), _txt(e.get("item")), _txt(e.get("op")),
+                 _cut(_txt(e.get("what"))), _txt(e.get("ref"))]
+                for e in ex
+            ],
         )
     )
     return out
 
 
 def _ncrs(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
-    out: list[Flowable] = [k.h1("6  Nonconformances")]
+    out: list[Flowable] = [k.h1("10  Nonconformances")]
     ncrs = d.get("ncrs") or []
     if not ncrs:
         return [*out, k.none_recorded()]
     rows = []
     for n in ncrs:
-        sigs = n.get("signatures") or []
-        rows.append(
-            [
-                f"{_txt(n.get('id'))}\n{_txt(n.get('status'))}",
-                _serials(n.get("units") or []),
-                _txt(n.get("description")),
-                f"{_txt(n.get('action'))}\n{_txt(n.get('justification'))}",
-                f"{_ts(n.get('opened_at'))}\n{_txt(n.get('opened_by'))}",
-                "\n".join(_sig_line(s) for s in sigs) if sigs else DASH,
-            ]
-        )
+        sigs = "\n".join(_sig_line(s) for s in n.get("signatures") or []) or DASH
+        units = n.get("units") or []
+        rows.append([
+            f"{_txt(n.get('id'))}\n{_txt(n.get('status'))}",
+            f"{_txt(n.get('on', 'lot'))}\n{_txt(n.get('item'))}",
+            _cut(_txt(n.get("description")) + (f"\nunits: {_serials(units)}" if units else "")),
+            _cut(_txt(n.get("action")) + (f" from op {n['rework_op']}" if n.get("rework_op")
+                                           else "")
+                 + (f"\n{_txt(n.get('justification'))}" if n.get("justification") else ""),
+                 500),
+            _cut(sigs, 500),
+        ])
     out.append(
         k.table(
-            [
-                Col("NCR / status", 0.95),
-                Col("Units", 1.1),
-                Col("Description", 1.9),
-                Col("Disposition / justification", 1.9),
-                Col("Opened (UTC) / by", 0, fixed=TS),
-                Col("Signatures", 1.9),
-            ],
+            [Col("NCR", 0.9), Col("On", 1.1), Col("Description", 2.4), Col("Disposition", 1.8),
+             Col("Signatures", 2.4)],
             rows,
         )
     )
     return out
 
 
-def _labels(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
-    out: list[Flowable] = [k.h1("7  Labeling (21 CFR 820.184(e))")]
-    labels = d.get("labels") or []
-    if not labels:
-        return [*out, k.none_recorded()]
-    cols = [
-        Col("Item", 1.0),
-        Col("Template", 0.9),
-        Col("UDI element string", 2.2),
-        Col("Content sha256 / file", 0, small=True, fixed=HASH2),
-        Col("Printed (UTC) / by", 0, fixed=TS),
-        Col("Print", 0.85),
-    ]
-    hri_width = k.col_widths(cols)[2] - 2 * _PAD_X
-    rows = []
-    for lb in labels:
-        reprint = lb.get("reprint") or 0
-        rp = "original" if not reprint else f"reprint {reprint}\n{_txt(lb.get('reason'))}"
-        rows.append(
-            [
-                _txt(lb.get("item")),
-                f"{_txt(lb.get('template'))}\nv{_txt(lb.get('template_version'))}",
-                k.wrap_hri(_txt(lb.get("element_string")), hri_width),
-                f"{_hash2(lb.get('content_sha256'))}\n{_txt(lb.get('file'))}",
-                f"{_ts(lb.get('printed_at'))}\n{_txt(lb.get('user'))}",
-                rp,
-            ]
-        )
-    out.append(k.table(cols, rows))
-    return out
-
-
 def _origin(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
-    out: list[Flowable] = [k.h1("8  Origin decision (Made in Morocco)")]
+    out: list[Flowable] = [k.h1("11  Origin decision (Made in Morocco)")]
     o = d.get("origin")
     permitted = bool(isinstance(o, dict) and o.get("positive") is True)
     verdict = "PERMITTED" if permitted else "NOT PERMITTED"
@@ -1016,7 +1026,7 @@ def _origin(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
 
 
 def _distribution(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
-    out: list[Flowable] = [k.h1("9  Distribution")]
+    out: list[Flowable] = [k.h1("12  Distribution")]
     ships = d.get("shipments") or []
     if not ships:
         return [*out, k.none_recorded()]
@@ -1045,54 +1055,156 @@ def _distribution(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
     return out
 
 
+
+
+def _versions(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
+    rec = d.get("record") or {}
+    earlier = d.get("versions") or []
+    changes = rec.get("changes")
+    if not earlier and not changes:
+        return []
+    out: list[Flowable] = [k.h1("13  Versions of this record")]
+    if earlier:
+        out.append(
+            k.table(
+                [Col("Version", 0.6, align="RIGHT"), Col("File", 1.2),
+                 Col("Written (UTC)", 0, fixed=TS), Col("By", 0.8),
+                 Col("PDF sha256", 0, small=True, fixed=HASH2)],
+                [[_txt(v.get("version")), _txt(v.get("pdf")), _ts(v.get("written_at")),
+                  _txt(v.get("by")), _hash2(v.get("pdf_sha256"))] for v in earlier],
+            )
+        )
+    if isinstance(changes, dict):
+        out.append(k.h2(f"What changed since version {_txt(changes.get('since_version'))}, "
+                        "and why"))
+        out.append(k.kv([("Sections changed", ", ".join(changes.get("sections") or []) or DASH),
+                         ("Reason given", _txt(changes.get("reason")))], key_width=0.2))
+        evs = changes.get("events") or []
+        if evs:
+            out.append(
+                k.table(
+                    [Col("Event", 0.6, align="RIGHT"), Col("When (UTC)", 0, fixed=TS),
+                     Col("Action", 1.3), Col("Item", 1.2), Col("By", 0.8), Col("Reason", 2.2)],
+                    [[f"#{_txt(e.get('seq'))}", _ts(e.get("at")), _txt(e.get("action")),
+                      _txt(e.get("item")), _txt(e.get("user")), _cut(_txt(e.get("reason")), 300)]
+                     for e in evs],
+                )
+            )
+    return out
+
+
+def _units_appendix(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
+    from reportlab.platypus import PageBreak
+
+    units = d.get("units") or []
+    out: list[Flowable] = [PageBreak(), k.h1("Appendix A  Units")]
+    if not units:
+        return [*out, k.none_recorded()]
+    out.append(
+        k.table(
+            [Col("Serial", 1.0), Col("Outcome", 0.8), Col("Subassemblies", 1.2),
+             Col("MCU UID", 1.7, small=True), Col("Firmware", 1.2), Col("Steps", 0.5,
+                                                                      align="RIGHT"),
+             Col("Failed ops", 0.7)],
+            [[_txt(u.get("serial")), _txt(u.get("outcome"))
+              + (" (hold)" if u.get("on_hold") else ""),
+              _cut(", ".join(u.get("subassemblies") or []) or DASH, 200),
+              _txt(u.get("mcu_uid")), _txt(u.get("firmware")), _num(u.get("steps")),
+              ", ".join(str(x) for x in u.get("failed_ops") or []) or DASH] for u in units],
+        )
+    )
+    return out
+
+
+def _extra_sections(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
+    """Sections added to the dict that this renderer has no layout for: printed as
+    key / value lists (tables for lists of flat records), so nothing present is dropped."""
+    out: list[Flowable] = []
+    for key in sorted(set(d) - KNOWN_KEYS):
+        value = d[key]
+        if value in (None, [], {}):
+            continue
+        out.append(k.h1(key.replace("_", " ").capitalize()))
+        if isinstance(value, list) and all(isinstance(x, dict) for x in value):
+            cols = list(dict.fromkeys(c for x in value for c in x))[:8]
+            out.append(k.table([Col(c.replace("_", " "), 1) for c in cols],
+                               [[_cut(_txt(x.get(c)), 300) for c in cols] for x in value]))
+        elif isinstance(value, dict):
+            out.append(k.kv([(str(kk), _cut(_txt(v), 600)) for kk, v in value.items()],
+                            key_width=0.25))
+        else:
+            out.append(k.para(_p(_cut(_txt(value))), k.kv_val))
+    return out
+
+
+# Keys of the DHR dict that have a section here or are detail for dhr.json only.
+KNOWN_KEYS = frozenset({
+    "generated_at", "site_time", "mes_version", "chain_head", "record", "versions", "site",
+    "lot", "state", "routing", "operations", "materials", "components", "equipment",
+    "firmware", "labeling", "ncrs", "shots", "events", "origin", "units", "steps",
+    "consumptions", "flashes", "labels", "shipments", "signatures", "exceptions",
+    "_no_closing",
+})
+
+
 def _closing(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
     from reportlab.platypus import KeepTogether
 
     head = d.get("chain_head") or {}
     lot = d.get("lot") or {}
     text = (
-        f"This Device History Record for lot <b>{_p(_txt(lot.get('id')))}</b> was generated "
-        f"from the plant's mes records at {_p(_ts(d.get('generated_at'), utc_suffix=True))}. "
-        f"At that moment the audit trail ended at event "
-        f"<b>#{_p(_txt(head.get('seq')))}</b> with chain head hash:"
+        f"<b>Closing statement.</b> This Device History Record for lot "
+        f"<b>{_p(_txt(lot.get('id')))}</b> was generated from the plant's mes records at "
+        f"{_p(_ts(d.get('generated_at'), utc_suffix=True))}, when the audit trail ended at "
+        f"event <b>#{_p(_txt(head.get('seq')))}</b> with chain head hash "
+        f"<b>{_p(_txt(head.get('hash')))}</b>. Compare with <b>{_p(VERIFY_CMD)}</b>: any "
+        "later rewrite of the records above breaks the chain before this hash."
     )
-    box = [
-        k.para(text, k.kv_val),
-        k.spacer(3),
-        k.para(_p(_txt(head.get("hash"))), k.hash_big),
-        k.spacer(3),
-        k.para(
-            f"Compare with <b>{_p(VERIFY_CMD)}</b>: any later rewrite of the records "
-            "above breaks the chain before this hash.",
-            k.kv_val,
-        ),
-    ]
-    return [
-        k.spacer(10),
-        KeepTogether(
-            [
-                k.h1("Closing statement"),
-                k.boxed(
-                    box,
-                    border=k.colors.HexColor("#24292f"),
-                    background=k.colors.HexColor("#f3f5f8"),
-                ),
-            ]
-        ),
-    ]
+    box = k.boxed([k.para(text, k.kv_val)], border=k.colors.HexColor("#24292f"),
+                  background=k.colors.HexColor("#f3f5f8"))
+    return [k.spacer(8), KeepTogether([_PageMark("closing"), box])]
+
+
+def _page_mark_class() -> Any:
+    from reportlab.platypus import Flowable as _F
+
+    class PageMark(_F):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+            self.width = self.height = 0
+
+        def wrap(self, *_: Any) -> tuple[float, float]:
+            return 0, 0
+
+        def draw(self) -> None:
+            _MARKS[self.name] = self.canv.getPageNumber()
+
+    return PageMark
+
+
+_MARKS: dict[str, int] = {}
+
+
+def _PageMark(name: str) -> Flowable:
+    return _page_mark_class()(name)
 
 
 # --------------------------------------------------------------------------- page furniture
 
 
-def _numbered_canvas(k: _Kit, header_left: str, header_right: str, footer_left: str) -> Any:
-    """Canvas class that defers each page until the page count is known ("page x of y")."""
+def _numbered_canvas(k: _Kit, header_left: str, header_right: str, footer_lines: list[str],
+                     stamp: datetime | None) -> Any:
+    """Canvas class that defers each page until the page count is known ("page x of y")
+    and dates the PDF from the DHR's generation time (the injected clock), not the host's."""
     from reportlab.pdfgen.canvas import Canvas
 
     class NumberedCanvas(Canvas):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._saved_pages: list[dict[str, Any]] = []
+            if stamp is not None:
+                self._doc._timeStamp = _TimeStamp(stamp)
 
         def showPage(self) -> None:
             self._saved_pages.append(dict(self.__dict__))
@@ -1112,18 +1224,17 @@ def _numbered_canvas(k: _Kit, header_left: str, header_right: str, footer_left: 
             self.setStrokeColor(k.rule)
             self.setLineWidth(0.5)
             self.setFillColor(k.muted)
-            # header
             y = h - _MARGIN_TOP + 8 * _MM
             self.setFont(k.bold, 8)
             self.drawString(_MARGIN_X, y, header_left)
             self.setFont(k.regular, 8)
             self.drawRightString(w - _MARGIN_X, y, header_right)
             self.line(_MARGIN_X, y - 3, w - _MARGIN_X, y - 3)
-            # footer
-            y = _MARGIN_BOTTOM - 9 * _MM
+            y = _MARGIN_BOTTOM - 7 * _MM
             self.line(_MARGIN_X, y + 9, w - _MARGIN_X, y + 9)
-            self.setFont(k.regular, 7.5)
-            self.drawString(_MARGIN_X, y, footer_left)
+            self.setFont(k.regular, 7)
+            for i, line in enumerate(footer_lines):
+                self.drawString(_MARGIN_X, y - i * 8.5, line)
             self.setFont(k.bold, 8)
             self.drawRightString(w - _MARGIN_X, y, f"page {self._pageNumber} of {total}")
             self.restoreState()
@@ -1131,11 +1242,31 @@ def _numbered_canvas(k: _Kit, header_left: str, header_right: str, footer_left: 
     return NumberedCanvas
 
 
+class _TimeStamp:
+    """What reportlab reads for the PDF's CreationDate / ModDate (UTC)."""
+
+    def __init__(self, ts: datetime) -> None:
+        ts = ts.astimezone(UTC)
+        self._dt = ts
+        self.t = ts.timestamp()
+        self.lt = ts.timetuple()
+        self.YMDhms = tuple(self.lt)[:6]
+        self.dhh = self.dmm = 0
+        self.tzname = "UTC"
+
+    @property
+    def datetime(self) -> datetime:
+        return self._dt
+
+
 # --------------------------------------------------------------------------- entry point
 
 
-def render_dhr_pdf(dhr: dict[str, Any]) -> bytes:
-    """Render a Device History Record dict (shape: see the DHR service) as PDF bytes."""
+def render_dhr_pdf(dhr: dict[str, Any], *, units: bool = False) -> bytes:
+    """Render a Device History Record dict (shape: see the DHR service) as PDF bytes.
+
+    The same dict gives the same bytes. `units=True` adds the per-unit appendix.
+    """
     from io import BytesIO
 
     from reportlab.platypus import SimpleDocTemplate
@@ -1158,33 +1289,41 @@ def render_dhr_pdf(dhr: dict[str, Any]) -> bytes:
         title=f"Device History Record {lot_id}",
         author=_txt(site.get("manufacturer")),
         subject=f"DHR lot {lot_id}, part {_txt(lot.get('part_number'))}",
-        creator="mes",
-        invariant=True,  # same input, same bytes (no creation-time ids)
+        creator=f"mes {_txt(dhr.get('mes_version'))}",
+        producer=f"mes {_txt(dhr.get('mes_version'))} (reportlab)",
+        keywords=f"record sha256 {_txt((dhr.get('record') or {}).get('sha256'))}",
+        invariant=True,  # same input, same bytes (the date comes from the record)
     )
-    story: list[Flowable] = []
-    for section in (
-        _title_block,
-        _summary,
-        _signatures,
-        _operations,
-        _materials,
-        _firmware,
-        _ncrs,
-        _labels,
-        _origin,
-        _distribution,
-        _closing,
-    ):
+    story: list[Flowable] = [_PageMark("start")]
+    sections = [_title_block, _summary, _signatures, _routing, _operations, _materials,
+                _equipment, _firmware, _labeling, _exceptions, _ncrs, _origin, _distribution,
+                _versions, _extra_sections, _closing]
+    if units:
+        sections.append(_units_appendix)
+    for section in sections:
+        if section is _closing:
+            if dhr.get("_no_closing"):
+                continue
+            story.append(_PageMark("before_closing"))
         story.extend(section(k, dhr))
 
     canvas_cls = _numbered_canvas(
         k,
         header_left=f"Device History Record · lot {lot_id}",
         header_right=f"{_txt(lot.get('part_number'))} · {_txt(site.get('name'))}",
-        footer_left=(
-            f"Lot {lot_id} · generated {generated} · chain head "
-            f"#{_txt(head.get('seq'))} {_short(head.get('hash'), 16)}"
-        ),
+        footer_lines=[
+            f"Lot {lot_id} · generated {generated} · site time {_txt(dhr.get('site_time'))} · "
+            f"mes {_txt(dhr.get('mes_version'))}",
+            f"record {_short((dhr.get('record') or {}).get('sha256'), 12)} · chain head "
+            f"#{_txt(head.get('seq'))} {_txt(head.get('hash'))}",
+        ],
+        stamp=_parse_ts(dhr.get("generated_at")),
     )
+    _MARKS.clear()
     doc.build(story, canvasmaker=canvas_cls)
+    if not units and _MARKS.get("closing", 0) > _MARKS.get("before_closing", 0):
+        # The closing box alone on a last page: leave it out (the title block and every
+        # page footer carry the same chain head) rather than print a near-empty page.
+        return render_dhr_pdf({**dhr, "_no_closing": True}) if not dhr.get("_no_closing") \
+            else buf.getvalue()
     return buf.getvalue()

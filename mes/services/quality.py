@@ -439,13 +439,16 @@ def release_lot(ctx: Context, lot_id: str) -> dict[str, Any]:
             raise Refused(f"lot {lot_id} is not finished ({what}): complete the routing first")
         qty_released = lot["qty"] - lot["qty_scrapped"]
     signer = prepare_signature(ctx, "lot.release", "released")
+    from mes.services.dhr import check_reviewed, write_dhr
+
+    dhr_sha = check_reviewed(ctx, lot_id)  # the reviewed DHR still matches the records
     now = clock.now_iso()
     who = signer.actor.username
     manufactured = (qty_released + consumed) if lot["serialized"] else qty_released
     record = {"lot": lot_id, "part": lot["part"], "routing_version": lot["routing_version"],
               "qty_planned": lot["qty"], "qty_manufactured": manufactured,
               "qty_scrapped": lot["qty_scrapped"], "qty_released": qty_released,
-              "units": to_release, "released_at": now}
+              "units": to_release, "released_at": now, "dhr_sha256": dhr_sha}
     with store.transaction() as tx:
         n = tx.update("lots", lot_id, {"status": "released", "qty_released": qty_released,
                                        "released_at": now,
@@ -463,7 +466,9 @@ def release_lot(ctx: Context, lot_id: str) -> dict[str, Any]:
                              "qty_scrapped": lot["qty_scrapped"],
                              "qty_released": qty_released, "units": to_release})
         signature = sign(tx, signer, "lot", lot_id, record)
-    return {**record, "status": "released", "signed_by": signature["full_name"]}
+    dhr = write_dhr(ctx, lot_id)  # freezes version 1 (re-made by `mes dhr` if this fails)
+    return {**record, "status": "released", "signed_by": signature["full_name"],
+            "dhr": dhr["pdf"], "dhr_version": dhr["version"]}
 
 
 # -- shipping ------------------------------------------------------------------------------

@@ -118,6 +118,16 @@ MIGRATIONS: list[list[str]] = [
             old TEXT, new TEXT, reason TEXT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)""",
         "CREATE INDEX audit_entity ON audit(entity_id, seq)",
     ],
+    # Issue 14: the register of frozen DHR versions (a released DHR is never rewritten:
+    # a later generation that differs becomes version n+1, with what changed and why).
+    [
+        """CREATE TABLE dhr_versions (id {pk}, lot_id TEXT NOT NULL, version INTEGER NOT NULL,
+            record_sha256 TEXT NOT NULL, content_sha256 TEXT NOT NULL, sections TEXT NOT NULL,
+            pdf_file TEXT NOT NULL, pdf_sha256 TEXT NOT NULL, json_file TEXT NOT NULL,
+            json_sha256 TEXT NOT NULL, csv_file TEXT NOT NULL, csv_sha256 TEXT NOT NULL,
+            written_at TEXT NOT NULL, username TEXT, audit_seq INTEGER NOT NULL,
+            changes TEXT, UNIQUE (lot_id, version))""",
+    ],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.

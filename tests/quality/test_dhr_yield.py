@@ -26,6 +26,7 @@ def test_dhr_pdf_and_json_of_a_released_shipped_lot(built) -> None:
     ws.ok("ncr", "disposition", "NCR-0001", "--action", "use-as-is", "--justification",
           "legible after cleaning", user="youssef")
     ws.ok("ncr", "close", "NCR-0001", user="youssef")
+    ws.ok("dhr", "review", sc.dev_lot, user="youssef")
     ws.ok("lot", "release", sc.dev_lot, user="youssef")
     ws.ok("ship", sc.dev_lot, "--to", "CHU Ibn Rochd, Casablanca", "--ref", "BL-2026-0412",
           user="youssef")
