@@ -1120,7 +1120,7 @@ def _extra_sections(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
     """Sections added to the dict that this renderer has no layout for: printed as
     key / value lists (tables for lists of flat records), so nothing present is dropped."""
     out: list[Flowable] = []
-    for key in sorted(set(d) - KNOWN_KEYS):
+    for key in sorted(k for k in set(d) - KNOWN_KEYS if not k.startswith("_")):
         value = d[key]
         if value in (None, [], {}):
             continue

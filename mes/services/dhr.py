@@ -32,7 +32,7 @@ from typing import Any
 
 import mes
 from mes import clock
-from mes.domain.audit import canonical_json, record_hash
+from mes.domain.audit import record_hash
 from mes.domain.ids import normalise_scan
 from mes.errors import NotFound, Refused
 from mes.services.audit import head
@@ -54,7 +54,7 @@ from mes.store.base import Row, Store
 NOT_CAPTURED = "not captured"
 # When and by what the DHR was generated: never part of a hash.
 ENVELOPE = frozenset({"generated_at", "site_time", "mes_version", "chain_head", "record",
-                      "versions", "seal"})
+                      "versions", "seal", "_sections", "_canon"})
 # What release and shipping change on purpose: outside the reviewed record hash.
 STATE = frozenset({"state", "shipments", "signatures"})
 FINISHED = ("completed", "released", "shipped")
@@ -378,11 +378,12 @@ def _labeling(src: Sources) -> dict[str, Any]:
                 t["reasons"].append(r["reason"])
         t["items"].add(r["item_id"])
     stocks: dict[str, dict[str, Any]] = {}
+    mats = {m["id"]: m for m in src.details["materials"]}
+    own = {src.lot_id, *src.serials}  # label stock is consumed by this lot, not its parts
     for e in src.edges:
-        if e["child_kind"] != "material":
+        if e["child_kind"] != "material" or e["parent"] not in own:
             continue
-        m = next((x for x in src.details["materials"] if x["id"] == e["child"]), None) \
-            if e["parent"] == src.lot_id or e["parent"] in src.serials else None
+        m = mats.get(e["child"])
         if m is None or not _is_label_stock(m["part"], src.parts):
             continue
         s = stocks.setdefault(m["part"], {"stock": m["part"], "issued": 0.0,
@@ -619,7 +620,10 @@ def build_dhr(ctx: Context, lot_id: str) -> dict[str, Any]:
     for key, build in SECTIONS:
         d[key] = build(src)
     d["exceptions"] = _exceptions(src, d)
-    d["record"] = {"sha256": record_sha256(d), "content_sha256": content_sha256(d)}
+    parts = _canon_sections(d)
+    h = _hashes(d, parts)
+    d["record"] = {"sha256": h["sha256"], "content_sha256": h["content_sha256"]}
+    d["_sections"], d["_canon"] = h["sections"], parts
     return d
 
 
@@ -634,21 +638,42 @@ def _site_time(now: Any) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S} ({off})"
 
 
-def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+def _canon(value: Any) -> str:
+    """Canonical JSON (mes.domain.audit.canonical_json), anything else as text."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+
+
+def _sha_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _canon_sections(d: dict[str, Any]) -> dict[str, str]:
+    """Each section's canonical JSON, computed once: hashes and dhr.json are built from it
+    (a 5,000-unit lot is ~50 MB of JSON: encoding it again per hash cost seconds each)."""
+    return {k: _canon(v) for k, v in d.items() if k not in ENVELOPE}
+
+
+def _joined(parts: dict[str, str], keys: Any) -> str:
+    """The canonical JSON of {k: section} from the sections' canonical JSON."""
+    return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{parts[k]}"
+                          for k in sorted(keys)) + "}"
+
+
+def _hashes(d: dict[str, Any], parts: dict[str, str] | None = None) -> dict[str, Any]:
+    parts = parts if parts is not None else _canon_sections(d)
+    return {"sha256": _sha_text(_joined(parts, [k for k in parts if k not in STATE])),
+            "content_sha256": _sha_text(_joined(parts, parts)),
+            "sections": {k: _sha_text(v) for k, v in parts.items()}}
 
 
 def record_sha256(d: dict[str, Any]) -> str:
     """sha256 of the manufacturing record: what a review signs and release re-checks."""
-    return record_hash(_plain({k: v for k, v in d.items() if k not in ENVELOPE | STATE}))
+    return str(_hashes(d)["sha256"])
 
 
 def content_sha256(d: dict[str, Any]) -> str:
-    return record_hash(_plain({k: v for k, v in d.items() if k not in ENVELOPE}))
-
-
-def _section_hashes(d: dict[str, Any]) -> dict[str, str]:
-    return {k: record_hash(_plain(v)) for k, v in d.items() if k not in ENVELOPE}
+    return str(_hashes(d)["content_sha256"])
 
 
 # -- files ---------------------------------------------------------------------------------
@@ -719,7 +744,7 @@ def write_dhr(ctx: Context, lot_id: str, out_dir: Path | None = None, *,
         seq = int((tx.audit_head() or {}).get("seq") or 0)
         row = {"lot_id": lot, "version": version, "record_sha256": d["record"]["sha256"],
                "content_sha256": d["record"]["content_sha256"],
-               "sections": json.dumps(_section_hashes(d), sort_keys=True),
+               "sections": json.dumps(d["_sections"], sort_keys=True),
                "pdf_file": str(target / names[0]), "pdf_sha256": _sha(files[0]),
                "json_file": str(target / names[1]), "json_sha256": _sha(files[1]),
                "csv_file": str(target / names[2]), "csv_sha256": _sha(files[2]),
@@ -744,7 +769,7 @@ def _version_view(v: Row) -> dict[str, Any]:
 def _changes(store: Store, d: dict[str, Any], latest: Row, reason: str | None
              ) -> dict[str, Any]:
     """What changed since the latest frozen version (sections) and why (audit events)."""
-    now = _section_hashes(d)
+    now = d["_sections"]
     before = latest["sections"]
     changed = sorted(k for k in set(now) | set(before) if now.get(k) != before.get(k))
     serials = [u["serial"] for u in d.get("units") or []]
@@ -759,8 +784,15 @@ def _changes(store: Store, d: dict[str, Any], latest: Row, reason: str | None
 
 def _render(d: dict[str, Any], render: Callable[..., bytes], units_appendix: bool
             ) -> tuple[bytes, bytes, bytes]:
-    text = json.dumps(d, indent=2, ensure_ascii=False, sort_keys=True, default=str) + "\n"
-    return render(d, units=units_appendix), text.encode("utf-8"), units_csv(d)
+    return render(d, units=units_appendix), dhr_json(d).encode("utf-8"), units_csv(d)
+
+
+def dhr_json(d: dict[str, Any]) -> str:
+    """dhr.json: one top-level key per line, each value as canonical JSON."""
+    keys = sorted(k for k in d if not k.startswith("_"))
+    done = d.get("_canon") or {}
+    return "{\n" + ",\n".join(f"{json.dumps(k)}: {done.get(k) or _canon(d[k])}"
+                               for k in keys) + "\n}\n"
 
 
 def _write_files(d: dict[str, Any], target: Path, version: int, render: Callable[..., bytes],
@@ -851,9 +883,6 @@ def versions_of(ctx: Context, lot_id: str) -> list[dict[str, Any]]:
         raise NotFound(f"{lot_id} is a {kind}: DHRs are per lot")
     return [_version_view(v) for v in records.versions(ctx.store, lot["id"])]
 
-
-def canonical(d: dict[str, Any]) -> str:
-    return canonical_json(_plain(d))
 
 
 def dhrs_made_from(ctx: Context, item_id: str, write: bool = False) -> list[dict[str, Any]]:

@@ -76,6 +76,7 @@ def test_ncr_blocks_release_until_dispositioned_and_closed(built) -> None:
     assert ws.ok("ncr", "list", "--open", "--json", user="fatima").out.strip() == "[]"
     assert "NCR-0001" in ws.ok("ncr", "list", "--csv", user="fatima").out
 
+    ws.ok("dhr", "review", sc.dev_lot, user="youssef")
     r = ws.ok("lot", "release", sc.dev_lot, "--json", user="youssef")
     rel = json.loads(r.out)
     assert rel["qty_released"] == 3 and rel["signed_by"] == "Youssef Benali"
@@ -139,6 +140,7 @@ def test_rework_unit_must_pass_again_before_release(built) -> None:
     assert attempts == [(1,), (2,)] and dev["operations"][1]["op"] == 20
     assert _unit(ws, sn2)["status"] == "completed"
     assert _lot(ws, sc.dev_lot)["status"] == "completed"
+    ws.ok("dhr", "review", sc.dev_lot, user="youssef")
     ws.ok("lot", "release", sc.dev_lot, user="youssef")
     assert _lot(ws, sc.dev_lot)["qty_released"] == 3
 
@@ -156,6 +158,7 @@ def test_scrap_units_and_non_serialized_quantity(built) -> None:
     assert ws.mes("ncr", "open", sc.dev_lot, "--description", "x", "--units", sn3,
                   user="fatima").code == 4
     ws.ok("ncr", "close", "NCR-0001", user="youssef")
+    ws.ok("dhr", "review", sc.dev_lot, user="youssef")
     rel = json.loads(ws.ok("lot", "release", sc.dev_lot, "--json", user="youssef").out)
     assert rel["qty_released"] == 2 and rel["qty_scrapped"] == 1
     assert _unit(ws, sn3)["status"] == "scrapped"
@@ -176,6 +179,7 @@ def test_scrap_units_and_non_serialized_quantity(built) -> None:
     assert sql(ws, "SELECT remaining FROM lots WHERE id = ?", (enc,)) == [(5.0,)]
     ws.ok("ncr", "close", "NCR-0002", user="youssef")
     assert _lot(ws, enc)["on_hold"] == 0
+    ws.ok("dhr", "review", enc, user="youssef")
     ws.ok("lot", "release", enc, user="youssef")
     assert _lot(ws, enc)["qty_released"] == 5
 

@@ -96,7 +96,9 @@ COMMANDS: dict[str, Setup] = {
     "lot.hold": lambda ws, i, n: (["lot", "hold", _new_lot(ws)["lot"], "--reason", "check"],
                                   ""),
     "lot.unhold": lambda ws, i, n: (["lot", "unhold", _held_lot(ws), "--reason", "ok"], ""),
-    "lot.release": lambda ws, i, n: (["lot", "release", i["completed"].pop()], ""),
+    "lot.release": lambda ws, i, n: (["lot", "release", _reviewed(ws, i["completed"].pop())],
+                                     ""),
+    "dhr.review": lambda ws, i, n: (["dhr", "review", i["released"]], ""),
     "step.record": lambda ws, i, n: (step_args(i["routing"], _new_lot(ws)["serials"][0], 10),
                                      ""),
     "material.receive": lambda ws, i, n: (["material", "receive", "CAP-100N-0402", "--qty",
@@ -128,6 +130,11 @@ COMMANDS: dict[str, Setup] = {
     "db.migrate": lambda ws, i, n: (["db", "migrate"], ""),
     "db.copy": lambda ws, i, n: (["db", "copy", "--to", str(ws.path / f"copy-{n}.db")], ""),
 }
+
+
+def _reviewed(ws: Workspace, lot: str) -> str:
+    ws.ok("dhr", "review", lot, user="youssef")
+    return lot
 
 
 def _held_lot(ws: Workspace) -> str:
@@ -181,6 +188,7 @@ def auth_template(plant_template: tuple[Path, dict[str, Any]],
                   _report(ws, info, 900 + n), user="fatima")
             ws.ok(*step_args(info["enc_routing"], lot, 30), user="fatima")
             finished.append(lot)
+        ws.ok("dhr", "review", finished[0], user="youssef")
         ws.ok("lot", "release", finished[0], user="youssef")
         info["released"], info["completed"] = finished[0], finished[1:]
         for _ in range(5):
