@@ -68,14 +68,12 @@ def build(b: Bench, n: int) -> str:
             for i, line in enumerate(o["consumes"]):
                 if line.get("by_serial") or line["part"] in skip:
                     continue
-                m = receive(op, Receipt(part=line["part"], qty=float(n * 20 + 1000),
-                                        supplier="Bench Supplier", supplier_lot=f"BS-{i}",
-                                        date_code="2544"))["id"]
-                if m and receive is not None:
-                    try:
-                        release(q, m)
-                    except Exception:  # noqa: BLE001 (already released at receipt)
-                        pass
+                got = receive(op, Receipt(part=line["part"], qty=float(n * 20 + 1000),
+                                          supplier="Bench Supplier", supplier_lot=f"BS-{i}",
+                                          date_code="2544"))
+                m = got["id"]
+                if got.get("status") == "quarantine":
+                    release(q, m)
                 load_on_station(op, STATION_OF[o["station_type"]], m, f"F{i + 1}")
 
     with b.rep.phase("firmware and materials"):

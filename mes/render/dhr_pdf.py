@@ -1035,7 +1035,7 @@ def _distribution(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
             _txt(s.get("consignee")),
             _txt(s.get("ref")),
             _num(s.get("qty")),
-            _serials(s.get("serials") or []),
+            _cut(_serials(s.get("serials") or [])),
             f"{_ts(s.get('shipped_at'))}\n{_txt(s.get('user'))}",
         ]
         for s in ships
