@@ -22,9 +22,12 @@ def now_iso() -> str:
     return now().astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def local_offset() -> str:
-    """The signer's UTC offset as +HH:MM (Morocco is UTC+1, except during Ramadan)."""
-    off = datetime.now().astimezone().utcoffset()
+def local_offset(zone: str) -> str:
+    """The UTC offset of the IANA `zone` at the recorded now, as +HH:MM (Morocco is UTC+1,
+    except during Ramadan). The site's zone, never the host's (issue 13)."""
+    from zoneinfo import ZoneInfo
+
+    off = now().astimezone(ZoneInfo(zone)).utcoffset()
     minutes = int(off.total_seconds() // 60) if off else 0
     sign = "+" if minutes >= 0 else "-"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

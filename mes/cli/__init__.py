@@ -176,7 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         code = ExitCode.INTERNAL
     finally:
         while _ACTIVE:
-            _ACTIVE.pop().close()
+            active = _ACTIVE.pop()
+            warning = active.exposure_warning()
+            if warning:
+                sys.stderr.write(f"mes: {warning}\n")
+            active.close()
     sys.stdout.flush()
     return int(code)
 

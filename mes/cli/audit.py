@@ -103,3 +103,17 @@ def verify(tctx: typer.Context,
         say(f"anchor found at event {out['anchor_seq']}")
     if reconcile:
         say(f"records match the audit trail ({out['reconcile']['events']} events replayed)")
+
+
+@audit_app.command("alerts")
+def alerts(tctx: typer.Context,
+           open_: Annotated[bool, typer.Option("--open", help="only the open ones")] = False,
+           json_: Annotated[bool, typer.Option("--json")] = False,
+           csv_: Annotated[bool, typer.Option("--csv")] = False) -> None:
+    """What quality must look at: lockouts, sessions used on another computer, origin
+    decisions that contradict printed or shipped claims (quality, admin)."""
+    from mes.services.alerts import alerts as get
+
+    listing(get(context(tctx), open_only=open_), ["seq", "at", "kind", "subject", "open",
+                                                  "detail"],
+            as_json=json_, as_csv=csv_, title="alerts")

@@ -78,3 +78,22 @@ def list_(tctx: typer.Context,
     listing(list_users(context(tctx)),
             ["username", "full_name", "role", "active", "locked", "qualifications"],
             as_json=json_, as_csv=csv_)
+
+
+@user_app.command("passwd")
+def passwd(tctx: typer.Context,
+           username: Annotated[str | None, typer.Argument(
+               help="another user's name: an admin reset (changed again at that user's "
+                    "next login); default: your own")] = None,
+           password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False) -> None:
+    """Change your password (the current one first), or reset another user's (admin)."""
+    from mes.cli.common import STDIN
+    from mes.services.auth import begin_password_change, set_password
+
+    STDIN.enabled = STDIN.enabled or password_stdin
+    ctx = context(tctx)
+    change = begin_password_change(ctx, username)
+    password = new_password(f"new password for {change.target}", STDIN.enabled)
+    out = set_password(ctx, change, password)
+    say(f"password of {out['username']} reset: {out['username']} must change it at the next "
+        "login" if out["reset"] else f"password of {out['username']} changed")

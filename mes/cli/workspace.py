@@ -31,6 +31,9 @@ def init(
     admin_name: Annotated[str, typer.Option(help="printed full name of the first admin")]
     = "Administrator",
     site_id: Annotated[str, typer.Option(help="site identifier")] = "SITE-1",
+    timezone: Annotated[str | None, typer.Option(
+        help="IANA time zone of the site (default from the country: MA → Africa/Casablanca); "
+        "signatures and printed local times use it")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
 ) -> None:
     """Create a workspace: the database, the site and the first admin."""
@@ -40,8 +43,10 @@ def init(
     password = new_password(f"password for the new admin {admin}", password_stdin)
     out = init_workspace(ctx, site_name=site_name, country=country.upper(),
                          manufacturer=manufacturer, address=address, admin=admin,
-                         admin_name=admin_name, password=password, site_id=site_id)
-    say(f"workspace ready: {out['db']} (site {out['site']}, admin {out['admin']})")
+                         admin_name=admin_name, password=password, site_id=site_id,
+                         timezone=timezone)
+    say(f"workspace ready: {out['db']} (site {out['site']}, admin {out['admin']}, "
+        f"time zone {out['timezone']})")
 
 
 def login(
@@ -50,7 +55,8 @@ def login(
     station: Annotated[str | None, typer.Option(help="the station this session runs at")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
 ) -> None:
-    """Open a station session (8 h) for USERNAME."""
+    """Open a station session for USERNAME: 8 h at most, ended by an idle timeout
+    (`session.idle_minutes`, 15 by default), valid on this computer (and station) only."""
     from mes.cli.common import STDIN
     from mes.services.auth import login as do_login
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import socket
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from mes import clock
@@ -14,12 +17,17 @@ from mes.domain.audit import record_hash
 from mes.domain.ids import check_id
 from mes.errors import InvalidInput, NotAuthorised, NotFound, Refused
 from mes.services.context import Actor, Context
+from mes.services.localtime import local_offset
+from mes.services.settings import setting
 from mes.store.base import Store
 
 
-def authenticate(store: Store, username: str, password: str, *, station: str | None = None
-                 ) -> Actor:
-    """Check a password; count failures and lock after 5 (each audited, committed)."""
+def authenticate(store: Store, username: str, password: str, *, station: str | None = None,
+                 changing_password: bool = False) -> Actor:
+    """Check a password; count failures and lock after 5 (each audited, committed).
+
+    An expired or admin-reset password is refused unless the user is changing it.
+    """
     user = store.get("users", username)
     if user is None or not user["active"]:
         _audit_denied(store, username, station, "login", "unknown or inactive user")
@@ -44,10 +52,28 @@ def authenticate(store: Store, username: str, password: str, *, station: str | N
         left = rules.MAX_FAILED_LOGINS - failed
         hint = "the account is now locked: ask an admin" if lock else f"{left} attempts left"
         raise NotAuthorised(f"wrong password for {username}: {hint}")
+    if not changing_password:
+        _check_password_current(store, user, station)
     if user["failed_logins"]:
         with store.transaction():
             store.update("users", username, {"failed_logins": 0})
     return Actor(username, user["role"], user["full_name"])
+
+
+def _check_password_current(store: Store, user: dict[str, Any], station: str | None) -> None:
+    """Part 11 §11.300(b): a password reset by an admin, or older than the ageing setting,
+    opens nothing but `mes user passwd` (refused and audited)."""
+    name = user["username"]
+    if user.get("must_change"):
+        _audit_denied(store, name, station, "login", "password reset by an admin: not changed")
+        raise NotAuthorised(f"the password of {name} was reset by an admin: choose your own "
+                            f"with `mes user passwd` (it asks for the one you were given)")
+    max_age = float(setting(store, "password.max_age_days", rules.PASSWORD_MAX_AGE_DAYS))
+    changed = datetime.fromisoformat(user.get("pw_changed_at") or user["created_at"])
+    if clock.now() - changed > timedelta(days=max_age):
+        _audit_denied(store, name, station, "login", f"password older than {max_age:g} days")
+        raise NotAuthorised(f"the password of {name} is older than {max_age:g} days: change "
+                            "it with `mes user passwd`")
 
 
 def _audit_denied(store: Store, username: str | None, station: str | None, action: str,
@@ -70,18 +96,64 @@ def current_actor(ctx: Context) -> Actor:
     if token is None:
         raise NotAuthorised("not logged in: run `mes login USER` at this station "
                             "(or pass --user USER --password-stdin)")
-    session = store.get("sessions", token)
-    if session is None or session["ended_at"]:
-        raise NotAuthorised("the station session has ended: run `mes login USER`")
-    if session["expires_at"] < clock.now_iso():
-        raise NotAuthorised("the station session expired (8 h): run `mes login USER` again")
+    session = _open_session(ctx, token)
     user = store.get("users", session["username"])
     if user is None or not user["active"] or user["locked"]:
         raise NotAuthorised(f"user {session['username']} can no longer act: ask an admin")
     ctx._actor = Actor(user["username"], user["role"], user["full_name"])
+    ctx.session_station = session["station"]
     if ctx.station is None:
         ctx.station = session["station"]
     return ctx._actor
+
+
+def _open_session(ctx: Context, token: str) -> dict[str, Any]:
+    """The session of this token, if it is still open here: same host, not ended, not past
+    its 8 h, not idle longer than `session.idle_minutes`. Touches its idle clock."""
+    store = ctx.store
+    session = store.get("sessions", rules.token_digest(token))
+    if session is None:
+        if store.get("sessions", token) is not None:
+            raise NotAuthorised("this session was opened by an older mes that kept tokens in "
+                                "clear; such sessions are no longer valid: run `mes login USER`")
+        raise NotAuthorised("the station session has ended: run `mes login USER`")
+    if session["ended_at"]:
+        raise NotAuthorised("the station session has ended: run `mes login USER`")
+    now = clock.now_iso()
+    if session["expires_at"] < now:
+        raise NotAuthorised("the station session expired (8 h): run `mes login USER` again")
+    here = socket.gethostname()
+    if session["host"] != here:
+        _audit_denied(store, session["username"], session["station"], "session",
+                      f"session opened on host {session['host']} used on host {here}")
+        raise NotAuthorised(f"this session was opened on another computer "
+                            f"({session['host']}): run `mes login USER` on this one")
+    idle = float(setting(store, "session.idle_minutes", rules.SESSION_IDLE_MINUTES))
+    seen = datetime.fromisoformat(session["last_seen"] or session["created_at"])
+    quiet = clock.now() - seen
+    if quiet > timedelta(minutes=idle):
+        raise NotAuthorised(f"the station session ended after {idle:g} min without use: run "
+                            "`mes login USER` again")
+    if quiet > _TOUCH_EVERY:  # one small write a minute at most, not one per command
+        with store.transaction() as tx:
+            tx.update("sessions", session["token"], {"last_seen": now})
+    return session
+
+
+# The idle clock is moved at most this often (its precision); not audited: it records use
+# of a session, not a fact of manufacture.
+_TOUCH_EVERY = timedelta(seconds=30)
+
+
+def check_session_station(ctx: Context, actor: Actor, station: str) -> None:
+    """A session opened at a station acts at that station only (refused and audited)."""
+    bound = ctx.session_station
+    if ctx.user is not None or not bound or bound == station:
+        return
+    _audit_denied(ctx.store, actor.username, bound, f"act at {station}",
+                  f"session is for station {bound}")
+    raise NotAuthorised(f"the session of {actor.username} is for station {bound}: log in at "
+                        f"{station} with `mes login {actor.username} --station {station}`")
 
 
 def require(ctx: Context, action: str) -> Actor:
@@ -126,9 +198,11 @@ def create_user(store: Store, *, username: str, full_name: str, role: str, passw
     if store.get("users", username):
         raise Refused(f"user name {username} is taken (names are never reused): choose another")
     salt, digest = rules.hash_password(password)
+    now = clock.now_iso()
     store.insert("users", {"username": username, "full_name": full_name, "role": role,
-                           "pw_salt": salt, "pw_hash": digest, "created_at": clock.now_iso(),
-                           "created_by": created_by})
+                           "pw_salt": salt, "pw_hash": digest, "created_at": now,
+                           "created_by": created_by, "pw_changed_at": now,
+                           "pw_history": "[]"})
     store.append_audit(username=created_by, station=station, action="user.add",
                        entity_type="user", entity_id=username,
                        new={"full_name": full_name, "role": role})
@@ -144,7 +218,7 @@ def check_user_fields(username: str, full_name: str, role: str, password: str) -
     if not full_name.strip():
         raise InvalidInput("a user needs a printed full name (--name): it appears on signatures",
                            field="name")
-    problem = rules.password_problem(password)
+    problem = rules.password_problem(password, username)
     if problem:
         raise InvalidInput(problem, field="password")
 
@@ -170,6 +244,87 @@ def qualify(ctx: Context, username: str, station_type: str, until: date) -> None
         store.append_audit(username=actor.username, station=ctx.station, action="user.qualify",
                            entity_type="user", entity_id=username,
                            new={"station_type": station_type, "valid_until": until.isoformat()})
+
+
+def check_segregation(ctx: Context, actor: Actor, action: str, record: str,
+                      author: str | None) -> None:
+    """Segregation of duties: whoever authored a record (loaded a routing, registered a
+    firmware image; later catalog changes and label templates) may not approve it. The
+    plant setting `segregation_of_duties` (on by default) can turn it off; a refusal is
+    audited like any authority refusal (exit 6)."""
+    if author != actor.username or not setting(ctx.store, "segregation_of_duties", True):
+        return
+    _audit_denied(ctx.store, actor.username, ctx.station, action,
+                  f"segregation of duties: {actor.username} authored {record}")
+    raise NotAuthorised(f"{actor.username} authored {record} and may not also approve it "
+                        "(segregation of duties): ask another quality engineer")
+
+
+# -- passwords (Part 11 §11.300) ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class PasswordChange:
+    target: str
+    by: Actor
+    reset: bool  # an admin setting someone else's password: changed again at next login
+
+
+def begin_password_change(ctx: Context, username: str | None) -> PasswordChange:
+    """Who changes whose password. Without a name, or with one's own: the user, who
+    re-enters the current password (even an expired or admin-reset one). With another
+    user's name: an admin reset. Authenticated here, before the new password is read."""
+    acting = ctx.user or _session_user(ctx)
+    target = username or acting
+    if target is None:
+        raise NotAuthorised("whose password? run `mes user passwd USER` (or log in first)")
+    if acting is not None and target != acting:
+        actor = require(ctx, "user.reset_password")
+        if ctx.store.get("users", target) is None:
+            raise NotFound(f"no user {target}: see `mes user list`")
+        return PasswordChange(target, actor, reset=True)
+    actor = authenticate(ctx.store, target, ctx.password(f"current password for {target}: "),
+                         station=ctx.station, changing_password=True)
+    ctx._actor = actor
+    require(ctx, "user.passwd")
+    return PasswordChange(target, actor, reset=False)
+
+
+def _session_user(ctx: Context) -> str | None:
+    try:
+        return current_actor(ctx).username
+    except NotAuthorised:
+        return None
+
+
+def set_password(ctx: Context, change: PasswordChange, password: str) -> dict[str, Any]:
+    """Store the new password: strength, not the current one nor one of the last 5; a
+    reset by an admin must be changed by its owner at the next login."""
+    store = ctx.store
+    user = store.get("users", change.target)
+    if user is None:
+        raise NotFound(f"no user {change.target}")
+    problem = rules.password_problem(password, change.target)
+    if problem:
+        raise InvalidInput(problem, field="password")
+    history = [tuple(p) for p in json.loads(user.get("pw_history") or "[]")]
+    current = (user["pw_salt"], user["pw_hash"])
+    if rules.reuses(password, [current, *history]):
+        raise InvalidInput(f"that password was used before: choose one that is not any of "
+                           f"the last {rules.PASSWORD_HISTORY}", field="password")
+    salt, digest = rules.hash_password(password)
+    now = clock.now_iso()
+    kept = [list(p) for p in [*history, current][-rules.PASSWORD_HISTORY:]]
+    with store.transaction() as tx:
+        tx.update("users", change.target, {"pw_salt": salt, "pw_hash": digest,
+                                           "pw_changed_at": now, "must_change": change.reset,
+                                           "pw_history": json.dumps(kept)})
+        tx.append_audit(username=change.by.username, station=ctx.station,
+                        action="user.reset_password" if change.reset else "user.passwd",
+                        entity_type="user", entity_id=change.target,
+                        old={"must_change": bool(user.get("must_change"))},
+                        new={"must_change": change.reset, "pw_changed_at": now})
+    return {"username": change.target, "reset": change.reset, "must_change": change.reset,
+            "changed_at": now}
 
 
 def unlock(ctx: Context, username: str) -> None:
@@ -227,15 +382,17 @@ def login(ctx: Context, username: str, station: str | None) -> dict[str, Any]:
                          station=station)
     token = secrets.token_hex(24)
     now = clock.now()
+    at = now.isoformat(timespec="microseconds")
     expires = (now + timedelta(hours=rules.SESSION_HOURS)).isoformat(timespec="microseconds")
     with store.transaction():
-        store.insert("sessions", {"token": token, "username": username, "station": station,
-                                  "created_at": now.isoformat(timespec="microseconds"),
-                                  "expires_at": expires})
+        # Only the token's sha256 is stored: the file grants the session, the database
+        # does not (reading mes.db is not enough to act as someone).
+        store.insert("sessions", {"token": rules.token_digest(token), "username": username,
+                                  "station": station, "created_at": at, "expires_at": expires,
+                                  "host": socket.gethostname(), "last_seen": at})
         store.append_audit(username=username, station=station, action="user.login",
                            entity_type="user", entity_id=username)
-    ctx.session_path.write_text(token + "\n")
-    ctx.session_path.chmod(0o600)
+    write_private(ctx.session_path, token + "\n")
     return {"username": actor.username, "full_name": actor.full_name, "role": actor.role,
             "station": station, "expires_at": expires}
 
@@ -244,15 +401,32 @@ def logout(ctx: Context) -> str | None:
     token = _read_session_token(ctx)
     if token is None:
         return None
-    session = ctx.store.get("sessions", token)
+    digest = rules.token_digest(token)
+    session = ctx.store.get("sessions", digest)
     if session and not session["ended_at"]:
         with ctx.store.transaction() as tx:
-            tx.update("sessions", token, {"ended_at": clock.now_iso()})
+            tx.update("sessions", digest, {"ended_at": clock.now_iso()})
             tx.append_audit(username=session["username"], station=session["station"],
                             action="user.logout", entity_type="user",
                             entity_id=session["username"])
     ctx.session_path.unlink(missing_ok=True)
     return session["username"] if session else None
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create `path` readable by its owner only, atomically: a new file made 0600 from the
+    start (never a moment world-readable), then renamed over the old one."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 # -- electronic signatures ---------------------------------------------------------------
@@ -286,7 +460,7 @@ def sign(store: Store, signer: Signer, record_type: str, record_id: str,
     """Record the signature in the caller's transaction, bound to the record's hash."""
     row = {"username": signer.actor.username, "full_name": signer.actor.full_name,
            "meaning": signer.meaning, "signed_at": clock.now_iso(),
-           "utc_offset": clock.local_offset(), "record_type": record_type,
+           "utc_offset": local_offset(store), "record_type": record_type,
            "record_id": record_id,
            "record_sha256": record_hash(json.loads(json.dumps(record, default=str)))}
     row["id"] = store.insert("signatures", row, returning="id")

@@ -29,6 +29,7 @@ class Context:
     _store: Store | None = field(default=None, repr=False)
     _actor: Actor | None = field(default=None, repr=False)
     station: str | None = None
+    session_station: str | None = None  # the station a station session was opened at
     _password: str | None = field(default=None, repr=False)
 
     @property
@@ -51,6 +52,25 @@ class Context:
     @property
     def session_path(self) -> Path:
         return self.workspace / SESSION_FILE
+
+    def exposure_warning(self) -> str | None:
+        """After a command that opened the database: one line naming the workspace paths
+        that every user of the computer can read (issue 13), else None."""
+        if self._store is None:
+            return None
+        exposed, fixes = [], []
+        for p in [self.workspace] + ([] if "://" in self.db else [Path(self.db)]):
+            try:
+                mode = p.stat().st_mode & 0o777
+            except OSError:
+                continue
+            if mode & 0o004:
+                exposed.append(f"{p} (mode {mode:04o})")
+                fixes.append(f"chmod {'700' if p.is_dir() else '600'} {p}")
+        if not exposed:
+            return None
+        return (f"warning: readable by every user of this computer: {', '.join(exposed)}; "
+                f"run `{'; '.join(fixes)}` (or give a plant group access: docs/RELIABILITY.md)")
 
     def close(self) -> None:
         if self._store is not None:

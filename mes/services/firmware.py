@@ -30,6 +30,7 @@ from mes.domain.ids import normalise_scan
 from mes.domain.model import Operation, Routing
 from mes.errors import IntegrityFailure, InvalidInput, NotFound, Refused
 from mes.services.auth import (
+    check_segregation,
     current_actor,
     prepare_signature,
     require,
@@ -175,6 +176,8 @@ def approve(ctx: Context, part: str, version: str) -> dict[str, Any]:
                       "approved")
     verify_image(ctx, row)
     signer = prepare_signature(ctx, "firmware.approve", "approved")
+    check_segregation(ctx, signer.actor, "firmware.approve", f"firmware {fid}",
+                      row["registered_by"])
     record = {k: row[k] for k in ("id", "part", "version", "sha256", "size")}
     with store.transaction() as tx:
         if tx.update("firmware", fid, {"status": "approved", "approved_at": clock.now_iso()},

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mes import clock
 from mes.domain.model import Part, Routing, part_from_dict, routing_from_dict
 from mes.errors import NotFound, Problem, Refused, ValidationFailed
-from mes.services.auth import prepare_signature, require, sign, signatures_for
+from mes.services.auth import check_segregation, prepare_signature, require, sign, signatures_for
 from mes.services.context import Context
 from mes.store.base import Store
 
@@ -115,6 +115,8 @@ def approve(ctx: Context, part: str, version: int) -> dict[str, Any]:
     if row["status"] != "draft":
         raise Refused(f"routing {part} v{version} is {row['status']}, not a draft")
     signer = prepare_signature(ctx, "routing.approve", "approved")
+    check_segregation(ctx, signer.actor, "routing.approve", f"routing {part} v{version}",
+                      row["loaded_by"])
     record = {"part": part, "version": version, "sha256": row["sha256"]}
     with ctx.store.transaction() as tx:
         n = tx.exec(

@@ -10,7 +10,7 @@ from mes.domain import interlocks
 from mes.domain.ids import normalise_scan
 from mes.domain.model import BomLine, Operation, Routing
 from mes.errors import InvalidInput, NotFound, Refused
-from mes.services.auth import Actor, require, require_qualified
+from mes.services.auth import Actor, check_session_station, require, require_qualified
 from mes.services.context import Context
 from mes.services.lots import resolve
 from mes.services.routings import routing_version
@@ -120,6 +120,7 @@ def _open_step(store: Store, t: Target, serial: str | None) -> dict[str, Any] | 
 
 def start_step(ctx: Context, scan: str, op: int, station: str) -> dict[str, Any]:
     actor = require(ctx, "step.record")
+    check_session_station(ctx, actor, station)
     _require_qualified_for(ctx, actor, scan, op)
     started = []
     # The interlocks read inside the write transaction: a hold or another station's
@@ -152,6 +153,7 @@ def complete_step(ctx: Context, req: StepRequest, *, extra: dict[str, Any] | Non
                   ) -> dict[str, Any]:
     """Record a completed operation; data out of limits fails it and holds the unit/lot."""
     actor = require(ctx, "step.record")
+    check_session_station(ctx, actor, req.station)
     _require_qualified_for(ctx, actor, req.scan, req.op)
     # Every interlock reads inside the write transaction (see start_step).
     with ctx.store.transaction() as tx:

@@ -128,6 +128,18 @@ MIGRATIONS: list[list[str]] = [
             written_at TEXT NOT NULL, username TEXT, audit_seq INTEGER NOT NULL,
             changes TEXT, UNIQUE (lot_id, version))""",
     ],
+    # Issue 13 (items 5, 6, 9): sessions bound to a host with an idle clock (tokens are
+    # stored as sha256 from now on, so the clear-text tokens of older sessions no longer
+    # open anything); password ageing, forced change and history; the origin decision each
+    # label print relied on.
+    [
+        "ALTER TABLE sessions ADD COLUMN host TEXT",
+        "ALTER TABLE sessions ADD COLUMN last_seen TEXT",
+        "ALTER TABLE users ADD COLUMN pw_changed_at TEXT",
+        "ALTER TABLE users ADD COLUMN must_change INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE users ADD COLUMN pw_history TEXT",
+        "ALTER TABLE labels ADD COLUMN origin_decision INTEGER",
+    ],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.

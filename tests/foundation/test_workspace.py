@@ -86,7 +86,7 @@ def test_init_bad_input(empty: Workspace, country: str, field: str) -> None:
 def test_init_short_password_refused(empty: Workspace) -> None:
     r = empty.mes(*INIT, stdin="short\n")
     assert r.code == 5, r
-    assert "8 characters" in r.err
+    assert "10 characters" in r.err
 
 
 def test_missing_database_exit_3_one_line(empty: Workspace) -> None:
