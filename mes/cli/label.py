@@ -121,7 +121,10 @@ def preview(tctx: typer.Context, name: str,
 
 def origin(tctx: typer.Context, lot: str,
            json_: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Compute and record the lot's origin decision (Made in Morocco); print the worksheet."""
+    """Decide the lot's origin (Made in Morocco): quality, signed; prints the worksheet.
+
+    Labels claiming the origin pin the latest decision; a negative decision after such
+    labels were printed opens an alert (`mes audit alerts`) and holds the lot."""
     from mes.services.origin import decide
 
     d = decide(context(tctx), lot.strip().upper())
@@ -158,5 +161,11 @@ def _print_origin(d: dict[str, Any]) -> None:
         say(f"  not performed yet (not counted): {np_['part']} op {np_['op']} {np_['name']}")
     for r in d["reasons"]:
         say(f"  reason: {r}")
+    sig = d.get("signature")
+    if sig:
+        say(f"  decision {d['id']} signed by {sig['full_name']} ({sig['meaning']})")
+    if d.get("contradiction"):
+        c = d["contradiction"]
+        say(f"  ALERT: {c['reason']}" + (" — lot put on hold" if c["held"] else ""))
     for n in d.get("notes", []):
         say(f"  note: {n}")

@@ -273,11 +273,11 @@ def begin_password_change(ctx: Context, username: str | None) -> PasswordChange:
     """Who changes whose password. Without a name, or with one's own: the user, who
     re-enters the current password (even an expired or admin-reset one). With another
     user's name: an admin reset. Authenticated here, before the new password is read."""
-    acting = ctx.user or _session_user(ctx)
+    # --user names the acting user without authenticating yet (an expired or reset
+    # password may still change itself); else the station session acts.
+    acting = ctx.user or current_actor(ctx).username
     target = username or acting
-    if target is None:
-        raise NotAuthorised("whose password? run `mes user passwd USER` (or log in first)")
-    if acting is not None and target != acting:
+    if target != acting:
         actor = require(ctx, "user.reset_password")
         if ctx.store.get("users", target) is None:
             raise NotFound(f"no user {target}: see `mes user list`")
@@ -287,13 +287,6 @@ def begin_password_change(ctx: Context, username: str | None) -> PasswordChange:
     ctx._actor = actor
     require(ctx, "user.passwd")
     return PasswordChange(target, actor, reset=False)
-
-
-def _session_user(ctx: Context) -> str | None:
-    try:
-        return current_actor(ctx).username
-    except NotAuthorised:
-        return None
 
 
 def set_password(ctx: Context, change: PasswordChange, password: str) -> dict[str, Any]:

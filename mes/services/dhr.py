@@ -44,6 +44,7 @@ from mes.services.auth import (
     signatures_for,
 )
 from mes.services.context import Context
+from mes.services.localtime import local_offset, site_zone
 from mes.services.lots import resolve
 from mes.services.routings import get_part
 from mes.services.workspace import config, site
@@ -112,7 +113,8 @@ def _sources(ctx: Context, lot_id: str) -> Sources:
 
 def _site(src: Sources) -> dict[str, Any]:
     s = site(src.ctx, src.lot["site_id"])
-    return {k: s[k] for k in ("id", "name", "country", "manufacturer", "address")}
+    return {**{k: s[k] for k in ("id", "name", "country", "manufacturer", "address")},
+            "timezone": site_zone(src.store)}
 
 
 def _lot(src: Sources) -> dict[str, Any]:
@@ -356,7 +358,8 @@ def _labels(src: Sources) -> list[dict[str, Any]]:
              "template_version": r["template_version"], "format": r["format"],
              "element_string": r["element_string"], "content_sha256": r["content_sha256"],
              "file": r["file"], "printed_at": r["printed_at"], "user": r["username"],
-             "reprint": r["reprint"], "reason": r["reason"]}
+             "reprint": r["reprint"], "reason": r["reason"],
+             "origin_decision": r.get("origin_decision")}  # the decision the claim relied on
             for r in src.store.find("labels", {"lot_id": src.lot_id}, order="id")]
 
 
@@ -565,18 +568,28 @@ def _steps(src: Sources) -> list[dict[str, Any]]:
 
 
 def _origin(src: Sources) -> dict[str, Any] | None:
-    row = records.latest_origin(src.store, src.lot_id)
-    if row is None:
+    """The origin decision the labels relied on (pinned at print, issue 13), not the
+    latest: with several pinned, the last one, the others listed; with no claim printed,
+    the latest decision (`pinned` false). Decisions made after it are listed."""
+    from mes.services.origin import pinned_or_latest
+
+    decisions = pinned_or_latest(src.store, src.lot_id)
+    if not decisions:
         return None
-    worksheet = json.loads(row["worksheet"]) if row["worksheet"] else {}
-    positive = bool(row["positive"])
+    d = decisions[-1]
+    worksheet = d["worksheet"]
+    positive = d["positive"]
     claim = worksheet.get("claim") if isinstance(worksheet, dict) else None
     if positive and not claim:
         claim = config(src.ctx).get("origin.claim.en")
-    return {"positive": positive, "rule_name": row["rule_name"],
-            "rule_version": row["rule_version"], "threshold_pct": row["threshold_pct"],
-            "local_pct": row["local_pct"], "claim": claim if positive else None,
-            "decided_at": row["decided_at"], "worksheet": worksheet}
+    later = [r["id"] for r in src.store.find("origin_decisions", {"lot_id": src.lot_id},
+                                             order="id") if r["id"] > d["id"]]
+    return {"id": d["id"], "pinned": d["pinned"], "positive": positive,
+            "rule_name": d["rule_name"], "rule_version": d["rule_version"],
+            "threshold_pct": d["threshold_pct"], "local_pct": d["local_pct"],
+            "claim": claim if positive else None, "decided_at": d["decided_at"],
+            "signatures": d["signatures"], "other_pinned": [x["id"] for x in decisions[:-1]],
+            "later_decisions": later, "worksheet": worksheet}
 
 
 def _shipments(src: Sources) -> list[dict[str, Any]]:
@@ -613,7 +626,7 @@ def build_dhr(ctx: Context, lot_id: str) -> dict[str, Any]:
     now = clock.now()
     d: dict[str, Any] = {
         "generated_at": now.isoformat(timespec="microseconds"),
-        "site_time": _site_time(now),
+        "site_time": _site_time(src.store, now),
         "mes_version": mes.__version__,
         "chain_head": head(ctx),
     }
@@ -627,11 +640,11 @@ def build_dhr(ctx: Context, lot_id: str) -> dict[str, Any]:
     return d
 
 
-def _site_time(now: Any) -> str:
-    """The generation time as the plant's clocks show it (UTC offset of this host)."""
+def _site_time(store: Store, now: Any) -> str:
+    """The generation time as the plant's clocks show it (the site's time zone)."""
     from datetime import datetime, timedelta, timezone
 
-    off = clock.local_offset()
+    off = local_offset(store)
     sign_ = 1 if off[0] == "+" else -1
     tz = timezone(sign_ * timedelta(hours=int(off[1:3]), minutes=int(off[4:6])))
     local: datetime = now.astimezone(tz)

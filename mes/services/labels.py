@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -130,7 +130,9 @@ def _mfg_date(store: Store, lot: dict[str, Any], serial: str | None) -> date:
         first = store.scalar("SELECT min(started_at) FROM steps WHERE serial = ?", (serial,))
     if first is None:
         first = store.scalar("SELECT min(started_at) FROM steps WHERE lot_id = ?", (lot["id"],))
-    return datetime.fromisoformat(first or lot["created_at"]).date()
+    from mes.services.localtime import local_date
+
+    return local_date(store, first or lot["created_at"])  # the day at the plant, not UTC
 
 
 def firmware_version(store: Store, serial: str) -> str | None:
@@ -225,14 +227,9 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
     the_site = site(ctx, lot["site_id"])
     origin: dict[str, Any] | None = None
     if req.origin_claim:
-        from mes.services.origin import decide
+        from mes.services.origin import decision_for_label
 
-        origin = decide(ctx, lot["id"])
-        if not origin["positive"]:
-            why = "; ".join(origin["reasons"]) or "negative"
-            raise Refused(f"origin decision for lot {lot['id']} is negative ({why}): the label "
-                          "may not claim Morocco; print with --no-origin-claim to print it "
-                          "without any origin claim")
+        origin = decision_for_label(store, lot["id"], cfg)
     claim = origin is not None and bool(origin["positive"])
     texts = {k: str(cfg.get(f"origin.claim.{k}", "")) for k in ("en", "fr", "ar")}
 
@@ -297,7 +294,10 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
                     "template_version": template.version, "format": req.fmt,
                     "element_string": c.udi_hri, "content_sha256": digest, "file": rel,
                     "username": actor.username, "printed_at": printed_at, "reprint": n,
-                    "reason": req.reason if req.reprint else None}, returning="id")
+                    "reason": req.reason if req.reprint else None,
+                    # the decision this claim relies on (issue 13); none: no claim printed
+                    "origin_decision": origin["id"] if c.origin_claim and origin else None},
+                    returning="id")
                 tx.append_audit(
                     username=actor.username, station=ctx.station,
                     action="label.reprint" if req.reprint else "label.print",

@@ -19,7 +19,7 @@ from typing import Any
 
 from mes import clock
 from mes.domain.origin import Composition, MaterialUse, OpRecord, Rule, evaluate, worst
-from mes.errors import NotFound
+from mes.errors import NotFound, Refused
 from mes.services.context import Context
 from mes.services.routings import get_part, routing_version
 from mes.services.steps import passed_ops
@@ -136,11 +136,19 @@ def compute(store: Store, lot_id: str, rule: Rule) -> dict[str, Any]:
 
 
 def decide(ctx: Context, lot_id: str) -> dict[str, Any]:
-    """Compute, store (origin_decisions + audit, one transaction) and return the worksheet."""
-    from mes.services.auth import require
+    """Quality decides, signed: compute, store (origin_decisions + audit + signature, one
+    transaction) and return the worksheet.
+
+    A negative decision after labels claimed the origin (on the decision they pinned)
+    contradicts a printed, maybe shipped, claim: the same transaction opens an alert (an
+    `origin.contradiction` event, listed by `mes audit alerts`) and holds the lot's
+    unshipped stock for quality.
+    """
+    from mes.services.auth import prepare_signature, sign
     from mes.services.workspace import config
 
-    actor = require(ctx, "origin.decide")
+    signer = prepare_signature(ctx, "origin.decide", "decided")
+    actor = signer.actor
     cfg = config(ctx)
     rule = rule_from_config(cfg)
     ws = compute(ctx.store, lot_id, rule)
@@ -158,18 +166,92 @@ def decide(ctx: Context, lot_id: str) -> dict[str, Any]:
                         new={"decision": row_id, "positive": ws["positive"],
                              "local_pct": ws["local_pct"], "rule": rule.name,
                              "rule_version": rule.version, "reasons": ws["reasons"]})
+        signature = sign(tx, signer, "origin_decision", str(row_id),
+                         {"decision": row_id, "lot": lot_id, "positive": ws["positive"],
+                          "local_pct": ws["local_pct"], "rule": rule.name,
+                          "rule_version": rule.version})
+        ws["contradiction"] = (None if ws["positive"] else
+                               _contradiction(tx, actor.username, ctx.station, lot_id, row_id))
     ws["id"] = row_id
     ws["decided_at"] = now
+    ws["signature"] = signature
     return ws
+
+
+def _contradiction(tx: Store, who: str, station: str | None, lot_id: str, decision: int
+                   ) -> dict[str, Any] | None:
+    """A negative decision against claims already printed: alert, and hold what is left."""
+    from mes.services.alerts import ORIGIN_CONTRADICTION
+
+    claimed = [r for r in tx.find("labels", {"lot_id": lot_id}, order="id")
+               if r.get("origin_decision") is not None]
+    if not claimed:
+        return None
+    lot = tx.get("lots", lot_id) or {}
+    pinned = sorted({int(r["origin_decision"]) for r in claimed})
+    reason = (f"origin decision {decision} is negative but {len(claimed)} printed label(s) of "
+              f"lot {lot_id} claim the origin (decision {', '.join(map(str, pinned))}); "
+              f"{lot.get('qty_shipped', 0)} shipped: quality review")
+    held = lot.get("status") != "shipped" and not lot.get("on_hold")
+    tx.append_audit(username=who, station=station, action=ORIGIN_CONTRADICTION,
+                    entity_type="lot", entity_id=lot_id,
+                    new={"decision": decision, "pinned": pinned, "labels": len(claimed),
+                         "qty_shipped": lot.get("qty_shipped", 0), "held": held},
+                    reason=reason)
+    if held:
+        tx.update("lots", lot_id, {"on_hold": True, "hold_reason": reason})
+        tx.append_audit(username=who, station=station, action="lot.hold", entity_type="lot",
+                        entity_id=lot_id, old={"on_hold": False},
+                        new={"on_hold": True, "hold_reason": reason}, reason=reason)
+    return {"labels": len(claimed), "pinned": pinned, "held": held, "reason": reason}
+
+
+def decision_for_label(store: Store, lot_id: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The decision a label claiming the origin relies on: quality's latest, positive, and
+    still what the records say now under the configured rule (else quality decides again)."""
+    decision = latest(store, lot_id)
+    if decision is None:
+        raise Refused(f"lot {lot_id} has no origin decision: quality decides it (`mes origin "
+                      f"{lot_id}`, signed), or print with --no-origin-claim")
+    if not decision["positive"]:
+        why = "; ".join(decision["worksheet"].get("reasons") or []) or "negative"
+        raise Refused(f"origin decision {decision['id']} for lot {lot_id} is negative ({why}): "
+                      "the label may not claim Morocco; print with --no-origin-claim to print "
+                      "it without any origin claim")
+    rule = rule_from_config(cfg)
+    now = compute(store, lot_id, rule)
+    if not now["positive"] or rule.version != decision["rule_version"] \
+            or rule.threshold_pct != decision["threshold_pct"]:
+        raise Refused(f"origin decision {decision['id']} for lot {lot_id} no longer matches the "
+                      "records or the rule: ask quality to decide again (`mes origin "
+                      f"{lot_id}`), or print with --no-origin-claim")
+    return decision
+
+
+def pinned_or_latest(store: Store, lot_id: str) -> list[dict[str, Any]]:
+    """The decisions the lot's labels relied on (pinned at print), oldest first; with no
+    claim printed yet, the latest decision (marked as not on a label)."""
+    ids = sorted({int(r["origin_decision"]) for r in store.find("labels", {"lot_id": lot_id})
+                  if r.get("origin_decision") is not None})
+    if ids:
+        return [dict(_view(store, row), pinned=True) for i in ids
+                if (row := store.get("origin_decisions", i)) is not None]
+    last = latest(store, lot_id)
+    return [dict(last, pinned=False)] if last else []
 
 
 def latest(store: Store, lot_id: str) -> dict[str, Any] | None:
     row = store.one("SELECT * FROM origin_decisions WHERE lot_id = ? ORDER BY id DESC LIMIT 1",
                     (lot_id,))
-    if row is None:
-        return None
+    return _view(store, row) if row else None
+
+
+def _view(store: Store, row: dict[str, Any]) -> dict[str, Any]:
+    from mes.services.auth import signatures_for
+
     ws = json.loads(row["worksheet"])
-    return {"id": row["id"], "lot": lot_id, "decided_at": row["decided_at"],
+    return {"id": row["id"], "lot": row["lot_id"], "decided_at": row["decided_at"],
             "positive": bool(row["positive"]), "rule_name": row["rule_name"],
             "rule_version": row["rule_version"], "threshold_pct": row["threshold_pct"],
-            "local_pct": row["local_pct"], "claim": ws.get("claim"), "worksheet": ws}
+            "local_pct": row["local_pct"], "claim": ws.get("claim"), "worksheet": ws,
+            "signatures": signatures_for(store, "origin_decision", str(row["id"]))}

@@ -130,8 +130,10 @@ def receive(ws: Workspace, part: str, qty: float, origin: str, cost: float) -> s
     return m.group(1)
 
 
-def build_device(ws: Workspace, board_cost: float, n: int = 2) -> tuple[str, list[str]]:
-    """A DEV-T lot of n units that has passed ops 10 and 20 (ready for labeling)."""
+def build_device(ws: Workspace, board_cost: float, n: int = 2, decide: bool = True
+                 ) -> tuple[str, list[str]]:
+    """A DEV-T lot of n units that has passed ops 10 and 20 (ready for labeling), its origin
+    decided by quality (unless `decide` is false)."""
     resin = receive(ws, "RESIN-T", 10, "DE", 50)
     board = receive(ws, "BOARD-T", 10, "CN", board_cost)
     screw = receive(ws, "SCREW-T", 100, "CN", 1)
@@ -144,6 +146,8 @@ def build_device(ws: Workspace, board_cost: float, n: int = 2) -> tuple[str, lis
           "--consume", board, "--consume", screw, user="fatima")
     ws.ok("step", "complete", lot, "--op", 20, "--station", "FT-1", "--result", "pass",
           user="fatima")
+    if decide:
+        ws.ok("origin", lot, user="youssef")
     return lot, serials
 
 
@@ -345,7 +349,7 @@ def test_templates_and_preview(shop: Workspace) -> None:
 
 def test_imported_board_fails_threshold_and_blocks_claim(shop: Workspace) -> None:
     lot, _ = build_device(shop, board_cost=100)
-    d = json.loads(shop.ok("origin", lot, "--json", user="fatima").out)
+    d = json.loads(shop.ok("origin", lot, "--json", user="youssef").out)
     # per unit: board 100 CN + screws 2 CN + enclosure (5 DE + 20 MA) + conversion 35 MA
     assert d["unit_cost"] == pytest.approx(162) and d["local_value"] == pytest.approx(55)
     assert d["local_pct"] == pytest.approx(33.95, abs=0.01)
@@ -360,13 +364,13 @@ def test_imported_board_fails_threshold_and_blocks_claim(shop: Workspace) -> Non
     text = "\n".join(page_texts(Path(r["path"]).read_bytes()))
     assert "Made in" not in text and "Fabriqué" not in text and not has_arabic(text), text
     assert not any("\u0600" <= ch <= "\u06ff" or "\ufe70" <= ch <= "\ufeff" for ch in text)
-    human = shop.ok("origin", lot, user="fatima").out
+    human = shop.ok("origin", lot, user="youssef").out
     assert "NEGATIVE" in human and "33.95" in human
 
 
 def test_moroccan_moulding_and_assembly_pass(shop: Workspace) -> None:
-    lot, _ = build_device(shop, board_cost=20)
-    d = json.loads(shop.ok("origin", lot, "--json", user="fatima").out)
+    lot, _ = build_device(shop, board_cost=20, decide=False)
+    d = json.loads(shop.ok("origin", lot, "--json", user="youssef").out)
     assert d["unit_cost"] == pytest.approx(82) and d["local_value"] == pytest.approx(55)
     assert d["positive"] is True and d["reasons"] == []
     assert {(c["part"], c["op"]) for c in d["conferring_ops"]} == {("DEV-T", 10), ("ENC-T", 10)}
@@ -387,7 +391,7 @@ def test_moroccan_moulding_and_assembly_pass(shop: Workspace) -> None:
 def test_threshold_is_configuration(shop: Workspace) -> None:
     lot, _ = build_device(shop, board_cost=20)
     shop.ok("config", "set", "origin.threshold_pct", "70", user="amina")
-    d = json.loads(shop.ok("origin", lot, "--json", user="fatima").out)
+    d = json.loads(shop.ok("origin", lot, "--json", user="youssef").out)
     assert d["threshold_pct"] == 70 and d["positive"] is False
 
 
@@ -411,7 +415,7 @@ def test_conferring_op_abroad_is_negative(shop: Workspace) -> None:
             "--consume", board, "--consume", screw, user="fatima")
     shop.ok("step", "complete", lot, "--op", 20, "--station", "FT-1", "--result", "pass",
             user="fatima")
-    d = json.loads(shop.ok("origin", lot, "--json", user="fatima").out)
+    d = json.loads(shop.ok("origin", lot, "--json", user="youssef").out)
     assert d["local_pct"] > 40  # value alone would pass…
     assert d["positive"] is False  # …but the enclosure was moulded in Spain
     assert any("performed in ES" in r for r in d["reasons"])
@@ -423,7 +427,7 @@ def test_labeling_alone_never_confers_origin(shop: Workspace) -> None:
     lot = lines[0].strip()
     shop.ok("step", "complete", lot, "--op", 10, "--station", "PACK-1", "--consume", kit,
             user="fatima")
-    d = json.loads(shop.ok("origin", lot, "--json", user="fatima").out)
+    d = json.loads(shop.ok("origin", lot, "--json", user="youssef").out)
     assert d["local_pct"] == pytest.approx(100)  # all Moroccan value…
     assert d["positive"] is False  # …but nothing was transformed here
     assert any("no origin-conferring operation" in r for r in d["reasons"])
