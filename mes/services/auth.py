@@ -113,7 +113,8 @@ def _open_session(ctx: Context, token: str) -> dict[str, Any]:
     store = ctx.store
     session = store.get("sessions", rules.token_digest(token))
     if session is None:
-        if store.get("sessions", token) is not None:
+        legacy = store.get("sessions", token)
+        if legacy is not None and legacy["host"] is None:  # opened before the migration
             raise NotAuthorised("this session was opened by an older mes that kept tokens in "
                                 "clear; such sessions are no longer valid: run `mes login USER`")
         raise NotAuthorised("the station session has ended: run `mes login USER`")
