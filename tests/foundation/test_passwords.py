@@ -17,10 +17,10 @@ def passwd(ws: Workspace, who: str, current: str, new: str, *target: str) -> con
 
 
 def days_after_change(ws: Workspace, who: str, clock: conftest.TestClock, days: int) -> None:
-    """Put the test clock `days` after `who` last set a password (the foundation's template
-    workspace is built before the test clock applies)."""
+    """Move the test clock to `days` after `who` last set a password (the workspace may
+    come from a template built earlier in the session)."""
     (changed,) = sql(ws, "SELECT pw_changed_at FROM users WHERE username = ?", (who,))[0]
-    clock.current = datetime.fromisoformat(changed) + timedelta(days=days)
+    clock.advance(datetime.fromisoformat(changed) + timedelta(days=days) - clock.current)
 
 
 def acts(ws: Workspace, who: str, password: str) -> conftest.Result:
