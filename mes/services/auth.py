@@ -135,7 +135,7 @@ def _open_session(ctx: Context, token: str) -> dict[str, Any]:
     if quiet > timedelta(minutes=idle):
         raise NotAuthorised(f"the station session ended after {idle:g} min without use: run "
                             "`mes login USER` again")
-    if quiet > _TOUCH_EVERY:  # one small write a minute at most, not one per command
+    if quiet > _TOUCH_EVERY:  # a small write every 30 s at most, not one per command
         with store.transaction() as tx:
             tx.update("sessions", session["token"], {"last_seen": now})
     return session

@@ -93,7 +93,8 @@ def test_session_is_bound_to_its_station(plant: Workspace) -> None:
     plant.ok(*complete_args(plant, lot, 10))
 
 
-def test_idle_timeout_ends_the_session(workspace: Workspace, test_clock: conftest.TestClock) -> None:
+def test_idle_timeout_ends_the_session(workspace: Workspace,
+                                       test_clock: conftest.TestClock) -> None:
     login(workspace)
     for _ in range(3):  # used every 14 min: still open after 42 min
         test_clock.advance(timedelta(minutes=14))

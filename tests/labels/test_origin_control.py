@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from tests import conftest
 from tests.conftest import Workspace, assert_unchanged, sql
 from tests.labels.test_label_print import build_device, labels_rows
-from tests.labels.test_label_print import shop as shop  # noqa: F401 (fixture)
+from tests.labels.test_label_print import shop as shop  # the fixture
 
 
 def test_only_quality_decides_and_signs(shop: Workspace) -> None:

@@ -58,9 +58,10 @@ def main_() -> int:
     def log(record: dict) -> None:
         os.write(log_fd, (json.dumps(record) + "\n").encode())
 
-    user, password, station = plan["login"]
-    code, out, err = run(["login", user, "--station", station, "--password-stdin"],
-                         password + "\n")
+    # A session opened with --station acts at that station only (issue 13); the plan
+    # records steps at every station of the line, so the worker opens a line-side session.
+    user, password, _station = plan["login"]
+    code, out, err = run(["login", user, "--password-stdin"], password + "\n")
     log({"i": -1, "args": ["login", user], "code": code, "out": out, "err": err})
     if code != 0:
         return 1

@@ -212,8 +212,8 @@ CASES: dict[str, tuple[Any, tuple[int, int, int]]] = {
         "INSERT INTO users (username, full_name, role, pw_salt, pw_hash, created_at) "
         "VALUES ('mallory', 'M', 'admin', 'aa', 'bb', '2026-01-01')"), (0, 0, 7)),
     "sessions: forged session (not reconciled)": (_sqls(
-        "INSERT INTO sessions VALUES ('t0k3n', 'amina', NULL, '2026-01-01', '2099-01-01', "
-        "NULL)"), (0, 0, 0)),
+        "INSERT INTO sessions (token, username, station, created_at, expires_at, ended_at) "
+        "VALUES ('t0k3n', 'amina', NULL, '2026-01-01', '2099-01-01', NULL)"), (0, 0, 0)),
     "meta: configuration edited (not reconciled)": (_sqls(
         "UPDATE meta SET value = '10.0' WHERE key = 'config.origin.threshold_pct'"),
                                                     (0, 0, 0)),
