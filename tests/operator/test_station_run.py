@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -160,9 +161,10 @@ def test_logout_ends_the_loops_authority(plant: Workspace,
     _lot, (sn, _o) = new_lot(ws, PCBA, 2)
     login(ws, "PRN-1")
     token = (ws.path / ".mes-session").read_text().strip()
+    stored = hashlib.sha256(token.encode()).hexdigest()  # sessions keep the token's hash
 
     def status_then_logout(self: station_loop.StationLoop) -> str:  # `mes logout` elsewhere
-        sql(ws, "UPDATE sessions SET ended_at = '2000-01-01' WHERE token = ?", (token,))
+        sql(ws, "UPDATE sessions SET ended_at = '2000-01-01' WHERE token = ?", (stored,))
         return "status"
 
     monkeypatch.setattr(station_loop.StationLoop, "status", status_then_logout)
