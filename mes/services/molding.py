@@ -238,7 +238,8 @@ def _record(ctx: Context, req: MoldingImport, lot: dict[str, Any], op: Operation
         scrapped = _reject_parts(tx, username, req.station, lot["id"], summary, digest)
         held = _hold_if_rate(tx, username, req.station, lot["id"], summary)
     return {"lot": lot["id"], "op": op.op, "name": op.name, "status": outcome["status"],
-            "step": step_id, "held": held or bool(outcome["held"]),
+            "step": step_id,
+            "held": held or bool(outcome["held"]) or any(s["ncr"] for s in signals),
             "problems": outcome["problems"], "qty_scrapped": scrapped,
             "completed": outcome["completed"], "sha256": digest, "spc": signals, **summary}
 
