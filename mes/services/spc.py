@@ -284,6 +284,7 @@ def set_limits(ctx: Context, char_id: str, reason: str, *, lots: Sequence[str] =
                since: str | None = None, until: str | None = None,
                data_file: Path | None = None) -> dict[str, Any]:
     """A new draft version of the control limits from a phase-I study (signed: authored)."""
+    signer = prepare_signature(ctx, "spc.limits", "authored")  # authority first, then state
     char = characteristic(ctx.store, char_id)
     if not reason.strip():
         raise InvalidInput("limits need a --reason (the phase-I study they come from)",
@@ -297,7 +298,6 @@ def set_limits(ctx: Context, char_id: str, reason: str, *, lots: Sequence[str] =
         limits = rules.phase1_limits(char.spec.chart, char.per_point, pts)
     except ValueError as exc:
         raise Refused(f"{char.id}: {exc}: record more data or widen the selection") from None
-    signer = prepare_signature(ctx, "spc.limits", "authored")
     row = {"characteristic": char.id, "status": "draft", "chart": limits.chart,
            "subgroup_n": limits.n, "center": limits.center, "sigma": limits.sigma,
            "spread_center": limits.spread_center, "spread_lcl": limits.spread_lcl,
@@ -314,12 +314,12 @@ def set_limits(ctx: Context, char_id: str, reason: str, *, lots: Sequence[str] =
 
 
 def approve_limits(ctx: Context, char_id: str, version: int) -> dict[str, Any]:
+    signer = prepare_signature(ctx, "spc.approve", "approved")  # authority first, then state
     char = characteristic(ctx.store, char_id)
     row = db.limits_version(ctx.store, char.id, version)
     if row is None:
         raise NotFound(f"{char.id} has no limits version {version}: see "
                        f"`mes spc limits show {char.id}`")
-    signer = prepare_signature(ctx, "spc.approve", "approved")
     if row["status"] != "draft":
         raise Refused(f"{char.id} limits v{version} are {row['status']}, not a draft")
     if row["set_by"] == signer.actor.username:
