@@ -84,3 +84,19 @@ def test_a_run_of_eight_alerts_quality_without_holding(plant: Workspace) -> None
     assert (8, 2, "alert") in signals
     assert not json.loads(ws.ok("lot", "show", lot, "--json").out)["on_hold"]
     assert sql(ws, "SELECT count(*) FROM audit WHERE action = 'spc.alert'")[0][0] >= 1
+
+
+def test_aoi_defects_per_panel_on_a_u_chart(plant: Workspace) -> None:
+    """AOI-DEFECTS: u chart of 6 boards per point, limits from 'defects, boards' lines."""
+    ws = plant
+    lim = approved_limits(ws, "AOI-DEFECTS", [[1, 6], [0, 6], [1, 6], [0, 6]] * 5)
+    assert round(lim["center"], 4) == round(10 / 120, 4) and lim["lcl"] == 0
+    _lot, serials = lot_at(ws, PCBA, 50, 12)
+    for i, s in enumerate(serials):
+        defects = 2 if i >= 6 else 0  # the second panel: 12 defects on 6 boards
+        ws.mes("step", "complete", s, "--op", 50, "--station", "AOI-1", "--result", "pass",
+               "--data", f"defects={defects}", user="fatima")
+    assert sql(ws, "SELECT subgroup, rule, action, stat FROM spc_signals") == [
+        (1, 1, "alert", 2.0)]
+    assert sql(ws, "SELECT count(*) FROM spc_points WHERE characteristic = 'AOI-DEFECTS'") \
+        == [(12,)]
