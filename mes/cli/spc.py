@@ -135,17 +135,19 @@ def report(tctx: typer.Context,
     if csv_:
         emit_csv(rows, CAP_COLUMNS)
         return
-    listing(rows, CAP_COLUMNS, as_json=False, as_csv=False,
+    listing(rows, TABLE_COLUMNS, as_json=False, as_csv=False,
             title=f"capability ({out['confidence']:.0%} bounds)")
     signals = [s for c in out["characteristics"] for s in c["signals"]]
-    listing(signals, ["characteristic", "rule", "text", "subgroup", "lot", "action", "ncr",
-                      "at"], as_json=False, as_csv=False, title="out-of-control signals")
+    listing(signals, ["characteristic", "rule", "subgroup", "lot", "action", "ncr"],
+            as_json=False, as_csv=False, title="out-of-control signals")
     if not signals:
         note("no out-of-control signal")
 
 
-CAP_COLUMNS = ["characteristic", "group", "observations", "out_of_spec", "signals", "cp",
-               "cpk", "cpk_lower", "pp", "ppk", "ppk_lower"]
+CAP_COLUMNS = ["characteristic", "group", "n", "out_of_spec", "signals", "cp", "cpk",
+               "cpk_lower", "pp", "ppk", "ppk_lower"]
+TABLE_COLUMNS = ["characteristic", "group", "n", "out_of_spec", "signals", "cpk", "cpk_lower",
+                 "ppk", "ppk_lower"]
 
 
 def _capability_rows(out: dict[str, Any]) -> list[dict[str, Any]]:
@@ -157,7 +159,7 @@ def _capability_rows(out: dict[str, Any]) -> list[dict[str, Any]]:
         for group, cap in (c["capability"] or {"all": None}).items():
             cap = cap or {}
             rows.append({"characteristic": c["id"], "group": group,
-                         "observations": c["observations"], "out_of_spec": c["out_of_spec"],
+                         "n": c["observations"], "out_of_spec": c["out_of_spec"],
                          "signals": len(c["signals"]),
                          "cp": f(cap.get("cp", {}).get("value")),
                          "cpk": f(cap.get("cpk", {}).get("value")),

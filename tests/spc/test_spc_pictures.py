@@ -66,6 +66,12 @@ def test_report_lists_signals_and_capability(charted: tuple[Workspace, str]) -> 
                                                  "--csv").out)))
     assert [(r["group"], r["signals"]) for r in rows] == [(lot, "2")]
     assert ws.mes("spc", "report", "--by", "shift").code == 5
+    human = ws.ok("spc", "report").out
+    assert "REFLOW-PEAK" in human and "WE1" in human and "out-of-control" in human
+    listed = json.loads(ws.ok("spc", "list", "--json").out)
+    assert {c["id"]: c["limits_version"] for c in listed} == {
+        "AOI-DEFECTS": None, "ICT-3V3": None, "MOLD-CUSHION": None, "REFLOW-PEAK": 1}
+    assert "REFLOW-PEAK" in ws.ok("spc", "limits", "show", "REFLOW-PEAK").out
 
 
 def test_dhr_lists_the_signals_and_the_charts_are_vector(charted: tuple[Workspace, str]
