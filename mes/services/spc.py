@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,8 @@ def on_step(tx: Store, actor: Actor, station: str, target: Any, values: dict[str
     for d in specs:
         char = Characteristic(d.spc.id, lot["part"], lot["routing_version"], op.op,  # type: ignore[union-attr]
                               op.name, d)
-        obs = [(_observed(char, float(values[d.name])), serial, step_id, None)]
+        value, n = _observed(char, float(values[d.name]))
+        obs = [(value, n, None, None, None, None, serial, step_id, None)]
         out += _feed(tx, char, actor.username, station, lot["id"], obs)
     return out
 
@@ -88,19 +90,45 @@ def on_step(tx: Store, actor: Actor, station: str, target: Any, values: dict[str
 def on_shots(tx: Store, username: str, station: str, lot: dict[str, Any], op: Operation,
              step_id: int, shots: Sequence[tuple[int, int, str, str | None]]
              ) -> list[dict[str, Any]]:
-    """After a EUROMAP 63 import stored its shots: one observation per shot and parameter."""
+    """After a EUROMAP 63 import stored its shots: the characteristics' subgroups.
+
+    Subgroups are consecutive shots of this report, stored as one row each (mean, range,
+    sd, min, max); the shots' values stay in `shots`. The last shots of a report that do
+    not fill a subgroup are stored as a short subgroup, not plotted.
+    """
     specs = [d for d in op.data if d.spc is not None]
     if not specs or not shots:
         return []
-    docs = [json.loads(s[2]) for s in shots]
     out: list[dict[str, Any]] = []
     for d in specs:
         char = Characteristic(d.spc.id, lot["part"], lot["routing_version"], op.op,  # type: ignore[union-attr]
                               op.name, d)
-        obs = [(_observed(char, float(doc[d.name])), None, step_id, s[0])
-               for s, doc in zip(shots, docs, strict=True) if d.name in doc]
+        # The shot documents are canonical JSON written by services.molding: read the one
+        # number without parsing every document (a third of the check's cost otherwise).
+        find = re.compile(re.escape(json.dumps(d.name)) + r":([^,}]+)").search
+        values, numbers = [], []
+        for s in shots:
+            m = find(s[2])
+            if m:
+                values.append(float(m.group(1)))
+                numbers.append(s[0])
+        size = char.per_point
+        if size == 1:
+            obs: list[Obs] = [(v, 1.0, None, None, None, None, None, step_id, shot)
+                              for v, shot in zip(values, numbers, strict=True)]
+        else:
+            obs = [_summary(values[i:i + size], step_id, numbers[i])
+                   for i in range(0, len(values), size)]
         out += _feed(tx, char, username, station, lot["id"], obs)
     return out
+
+
+def _summary(values: Sequence[float], step_id: int, first_shot: int) -> Obs:
+    n = len(values)
+    mean = sum(values) / n
+    sd = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5 if n > 1 else 0.0
+    lo, hi = min(values), max(values)
+    return (mean, float(n), hi - lo, sd, lo, hi, None, step_id, first_shot)
 
 
 def _observed(char: Characteristic, value: float) -> tuple[float, float]:
@@ -110,27 +138,33 @@ def _observed(char: Characteristic, value: float) -> tuple[float, float]:
     return value, 1.0
 
 
-# ((value, n), serial, step id, shot number)
-Obs = tuple[tuple[float, float], str | None, int | None, int | None]
+# value, n, spread, sd, min, max (a machine subgroup), serial, step id, (first) shot number
+Obs = tuple[float, float, float | None, float | None, float | None, float | None, str | None,
+            int | None, int | None]
 
 
 def _feed(tx: Store, char: Characteristic, username: str, station: str, lot_id: str,
           obs: Sequence[Obs]) -> list[dict[str, Any]]:
     size = char.per_point
-    seq0 = db.next_seq(tx, char.id)
+    last = db.last_point(tx, char.id)
+    seq0 = 0 if last is None else int(last["seq"]) + 1
     now = clock.now_iso()
-    rows = [(char.id, seq0 + i, (seq0 + i) // size, v[0], v[1], lot_id, serial, station, step,
-             shot, now) for i, (v, serial, step, shot) in enumerate(obs)]
+    # Single observations fill subgroups in arrival order; a machine subgroup is one row.
+    summary = bool(obs) and obs[0][2] is not None and char.spec.chart != "i-mr"
+    first_group = (0 if last is None else int(last["subgroup"]) + 1) if summary else None
+    rows = [(char.id, seq0 + i, first_group + i if first_group is not None
+             else (seq0 + i) // size, o[0], o[1], lot_id, o[6], station, o[7], o[8], now,
+             o[2], o[3], o[4], o[5]) for i, o in enumerate(obs)]
     db.add_points(tx, rows)
     limits_row = db.approved_limits(tx, char.id)
     if limits_row is None:
         return []  # no approved limits yet: the data is a phase-I study, recorded, not judged
     limits = limits_of(limits_row)
-    history = db.tail(tx, char.id, seq0, (WARM + 1) * size + size)
-    groups = _complete_groups(char, [(r["subgroup"], r["value"], r["n"], r["lot_id"],
-                                      r["serial"]) for r in history]
-                              + [(r[2], r[3], r[4], r[5], r[6]) for r in rows], size)
-    first_new = seq0 // size
+    history = db.tail(tx, char.id, seq0, (WARM + 1) * (1 if summary else size) + size)
+    first_new = rows[0][2] if rows else 0
+    groups = _complete_groups(char, [(r["subgroup"], r["value"], r["n"], r["serial"],
+                                      r["spread"], r["sd"]) for r in history]
+                              + [(r[2], r[3], r[4], r[6], r[11], r[12]) for r in rows], size)
     warm_pts: list[tuple[int, rules.Point, list[str | None]]] = []
     new: list[tuple[int, rules.Point, list[str | None]]] = []
     for g in groups:
@@ -154,23 +188,33 @@ def obs_step(rows: Sequence[Sequence[Any]], subgroup: int) -> int | None:
     return next((r[8] for r in reversed(rows) if r[2] == subgroup), None)
 
 
-def _complete_groups(char: Characteristic, obs: Sequence[tuple[int, float, float, str, Any]],
-                     size: int) -> list[tuple[int, rules.Point, list[str | None]]]:
+GroupObs = tuple[int, float, float, Any, float | None, float | None]  # subgroup, value, n,
+# serial, spread, sd
+
+
+def _complete_groups(char: Characteristic, obs: Sequence[GroupObs], size: int
+                     ) -> list[tuple[int, rules.Point, list[str | None]]]:
     """(subgroup number, plotted point, serials) of each complete subgroup, in order."""
-    by: dict[int, list[tuple[float, float, Any]]] = {}
-    for number, value, n, _lot, serial in obs:
-        by.setdefault(number, []).append((value, n, serial))
+    by: dict[int, list[GroupObs]] = {}
+    for o in obs:
+        by.setdefault(o[0], []).append(o)
+    chart = char.spec.chart
     out = []
     for number in sorted(by):
         members = by[number]
+        serials = [m[3] for m in members]
+        if chart in rules.VARIABLE_CHARTS and members[0][4] is not None and chart != "i-mr":
+            _n, value, n, _s, spread, sd = members[0]  # a machine subgroup: one row
+            if n == size:
+                out.append((number, rules.Point(value, n, spread, value, sd), serials))
+            continue
         if len(members) < size:
             continue
-        if char.spec.chart in ("p", "u"):
-            flat = [x for v, n, _ in members for x in (v, n)]
+        if chart in ("p", "u"):
+            flat = [x for m in members for x in (m[1], m[2])]
         else:
-            flat = [v for v, _n, _ in members]
-        out.append((number, rules.subgroup_point(char.spec.chart, flat),
-                    [s for _v, _n, s in members]))
+            flat = [m[1] for m in members]
+        out.append((number, rules.subgroup_point(chart, flat), serials))
     return out
 
 
@@ -415,8 +459,9 @@ def _study_from_file(char: Characteristic, path: Path
 def series(char: Characteristic, rows: Sequence[dict[str, Any]]
            ) -> list[tuple[int, rules.Point]]:
     """(subgroup number, point) of each complete subgroup among the rows, in order."""
-    groups = _complete_groups(char, [(r["subgroup"], r["value"], r["n"], r["lot_id"],
-                                      r.get("serial")) for r in rows], char.per_point)
+    groups = _complete_groups(char, [(r["subgroup"], r["value"], r["n"], r.get("serial"),
+                                      r.get("spread"), r.get("sd")) for r in rows],
+                              char.per_point)
     out: list[tuple[int, rules.Point]] = []
     prev: tuple[int, float] | None = None
     for number, p, _units in groups:
@@ -447,12 +492,9 @@ def chart_data(ctx: Context, char_id: str, *, lot: str | None = None,
         if s["subgroup"] in numbers:
             by_group.setdefault(s["subgroup"], []).append(
                 _rule_label(s["rule_set"], s["chart"], s["rule"]))
-    lsl, usl = char.data.min, char.data.max
     out_of_spec: dict[int, bool] = {}
     for r in rows:
-        v = r["value"]
-        if char.spec.chart in ("i-mr", "xbar-r", "xbar-s") and (
-                (lsl is not None and v < lsl) or (usl is not None and v > usl)):
+        if _outside(char, r):
             out_of_spec[r["subgroup"]] = True
     plotted = []
     for number, p in pts:
@@ -514,18 +556,23 @@ def report(ctx: Context, *, char_id: str | None = None, lot: str | None = None,
         sig = db.signals(store, characteristic=char.id, lot=lot_f, since=since,
                          station=station_f)
         out.append({**char.as_dict(),
-                    "observations": len(rows),
-                    "out_of_spec": sum(1 for r in rows if _outside(char, r["value"])),
+                    "observations": int(sum(r["n"] if r["spread"] is not None else 1
+                                            for r in rows)) if char.spec.chart
+                    in rules.VARIABLE_CHARTS else len(rows),
+                    "out_of_spec": sum(1 for r in rows if _outside(char, r)),
                     "signals": [_signal_view(s) for s in sig],
                     "capability": caps})
     return {"confidence": confidence, "by": by, "characteristics": out}
 
 
-def _outside(char: Characteristic, v: float) -> bool:
+def _outside(char: Characteristic, r: dict[str, Any]) -> bool:
+    """A value (or, for a machine subgroup, its smallest or largest) outside spec limits."""
     if char.spec.chart not in rules.VARIABLE_CHARTS:
         return False
     d = char.data
-    return (d.min is not None and v < d.min) or (d.max is not None and v > d.max)
+    lo = r["lo"] if r.get("lo") is not None else r["value"]
+    hi = r["hi"] if r.get("hi") is not None else r["value"]
+    return (d.min is not None and lo < d.min) or (d.max is not None and hi > d.max)
 
 
 def _capability(char: Characteristic, rows: Sequence[dict[str, Any]], confidence: float

@@ -129,13 +129,14 @@ MIGRATIONS: list[list[str]] = [
             changes TEXT, UNIQUE (lot_id, version))""",
     ],
     # Issue 16: statistical process control. Observations of declared characteristics
-    # (a copy of step data / shot values, written in the same transaction), the signed
-    # phase-I limits (versioned), and the signals the run rules found.
+    # (a copy of step data, written in the same transaction; machine shots as one row per
+    # subgroup: mean, range, sd, min, max — the shots themselves stay in `shots`), the
+    # signed phase-I limits (versioned), and the signals the run rules found.
     [
         """CREATE TABLE spc_points (id {pk}, characteristic TEXT NOT NULL, seq INTEGER NOT NULL,
             subgroup INTEGER NOT NULL, value REAL NOT NULL, n REAL NOT NULL DEFAULT 1,
             lot_id TEXT NOT NULL, serial TEXT, station_id TEXT, step_id INTEGER,
-            shot_no INTEGER, at TEXT NOT NULL)""",
+            shot_no INTEGER, at TEXT NOT NULL, spread REAL, sd REAL, lo REAL, hi REAL)""",
         "CREATE UNIQUE INDEX spc_points_seq ON spc_points(characteristic, seq)",
         "CREATE INDEX spc_points_lot ON spc_points(lot_id, characteristic)",
         """CREATE TABLE spc_limits (id {pk}, characteristic TEXT NOT NULL, version INTEGER NOT NULL,

@@ -9,7 +9,7 @@ from typing import Any
 from mes.store.base import Row, Store
 
 POINT_COLUMNS = ("characteristic", "seq", "subgroup", "value", "n", "lot_id", "serial",
-                 "station_id", "step_id", "shot_no", "at")
+                 "station_id", "step_id", "shot_no", "at", "spread", "sd", "lo", "hi")
 INSERT_CHUNK = 10_000
 
 
@@ -27,15 +27,14 @@ def routing_docs(store: Store) -> list[Row]:
 
 # -- observations ------------------------------------------------------------------------
 
-def next_seq(store: Store, characteristic: str) -> int:
-    top = store.scalar("SELECT max(seq) FROM spc_points WHERE characteristic = ?",
-                       (characteristic,))
-    return 0 if top is None else int(top) + 1
+def last_point(store: Store, characteristic: str) -> Row | None:
+    return store.one("SELECT seq, subgroup FROM spc_points WHERE characteristic = ? "
+                     "ORDER BY seq DESC LIMIT 1", (characteristic,))
 
 
 def tail(store: Store, characteristic: str, before_seq: int, count: int) -> list[Row]:
     """The `count` observations before `before_seq`, oldest first (the rules' history)."""
-    rows = store.all("SELECT seq, subgroup, value, n, lot_id, serial FROM spc_points "
+    rows = store.all("SELECT seq, subgroup, value, n, lot_id, serial, spread, sd FROM spc_points "
                      "WHERE characteristic = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
                      (characteristic, before_seq, count))
     return list(reversed(rows))
@@ -57,8 +56,8 @@ def add_points(store: Store, rows: Sequence[Sequence[Any]]) -> None:
 
 def observations(store: Store, characteristic: str, *, lot: str | None = None,
                  since: str | None = None, station: str | None = None) -> list[Row]:
-    sql = ("SELECT seq, subgroup, value, n, lot_id, serial, station_id, step_id, shot_no, at "
-           "FROM spc_points WHERE characteristic = ?")
+    sql = ("SELECT seq, subgroup, value, n, lot_id, serial, station_id, step_id, shot_no, at, "
+           "spread, sd, lo, hi FROM spc_points WHERE characteristic = ?")
     params: list[Any] = [characteristic]
     for col, op, val in (("lot_id", "=", lot), ("at", ">=", since),
                          ("station_id", "=", station)):
@@ -66,17 +65,6 @@ def observations(store: Store, characteristic: str, *, lot: str | None = None,
             sql += f" AND {col} {op} ?"
             params.append(val)
     return store.all(sql + " ORDER BY seq", params)
-
-
-def subgroup_observations(store: Store, characteristic: str, subgroups: Sequence[int]
-                          ) -> list[Row]:
-    """Every observation of the given subgroups (a lot's subgroups may hold other lots' data)."""
-    if not subgroups:
-        return []
-    lo, hi = min(subgroups), max(subgroups)
-    return store.all("SELECT seq, subgroup, value, n, lot_id, serial, station_id, at "
-                     "FROM spc_points WHERE characteristic = ? AND subgroup BETWEEN ? AND ? "
-                     "ORDER BY seq", (characteristic, lo, hi))
 
 
 def lot_characteristics(store: Store, lot_id: str) -> list[str]:

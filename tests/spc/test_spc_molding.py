@@ -41,7 +41,9 @@ def test_a_shift_in_spec_holds_the_molding_lot_at_import(plant: Workspace) -> No
     assert first["characteristic"] == "MOLD-CUSHION" and first["rule"] == "N1"
     assert first["subgroup"] == 10  # shots 51-55: the first shifted subgroup
     assert first["ncr"] and out["held"]
-    assert sql(ws, "SELECT count(*) FROM spc_points WHERE lot_id = ?", (lot,)) == [(100,)]
+    # One row per subgroup of 5 shots (the shots stay in `shots`).
+    assert sql(ws, "SELECT count(*), sum(n) FROM spc_points WHERE lot_id = ?", (lot,)) \
+        == [(20, 100)]
     assert sql(ws, "SELECT count(DISTINCT ncr_id) FROM spc_signals") == [(1,)]
     show = json.loads(ws.ok("lot", "show", lot, "--json").out)
     assert show["on_hold"] and show["hold_reason"] == first["ncr"]
@@ -58,4 +60,4 @@ def test_an_import_in_control_passes_quietly(plant: Workspace) -> None:
                            shots_file(ws, "REPORTS.DAT", cushions), "--json",
                            user="fatima").out)
     assert out["spc"] == [] and not out["held"]
-    assert sql(ws, "SELECT count(*) FROM spc_points") == [(100,)]
+    assert sql(ws, "SELECT count(*), sum(n) FROM spc_points") == [(20, 100)]
