@@ -80,6 +80,8 @@ def test_dhr_lists_the_signals_and_the_charts_are_vector(charted: tuple[Workspac
     ws.ok("dhr", lot, "--json")
     dhr = json.loads((ws.path / "lots" / lot / "dhr.json").read_text())
     assert [s["rule"] for s in dhr["spc_signals"]] == ["WE1", "WE1 (spread)"]
+    assert [e["what"].split(":")[0] for e in dhr["exceptions"] if e["kind"] == "out of control"
+            ] == ["REFLOW-PEAK WE1", "REFLOW-PEAK WE1 (spread)"]
     from mes.services.context import Context
     from mes.services.spc import lot_charts
 
