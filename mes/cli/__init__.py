@@ -50,6 +50,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "label": ("origin", "label"),
     "quality": ("recall", "ship", "trace", "ncr", "report", "lot"), "dhr": ("dhr",),
     "demo": ("demo",), "station_loop": ("station",), "backup": ("backup",), "db": ("db",),
+    "spc": ("spc",), "report": ("report",),  # issue 16 (report: adds `report efficiency`)
 }
 _REGISTERED: set[str] = set()
 

@@ -58,6 +58,17 @@ def complete(
 
 
 def render_outcome(out: dict) -> str:
+    return _outcome(out) + "".join(_spc_line(s) for s in out.get("spc") or [])
+
+
+def _spc_line(s: dict) -> str:
+    """An out-of-control signal (issue 16): not a failed value, a process to look at."""
+    then = {"hold": f"lot {s['lot']} on hold ({s['ncr']}): call quality",
+            "alert": "quality alerted", "record": "recorded"}[s["action"]]
+    return f"\nSPC {s['characteristic']} {s['rule']}: {s['text']} — {then}"
+
+
+def _outcome(out: dict) -> str:
     items = ", ".join(out["items"][:5]) + (f" +{len(out['items']) - 5}"
                                             if len(out["items"]) > 5 else "")
     if out["status"] == "failed":

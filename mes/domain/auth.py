@@ -50,6 +50,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "origin.decide": frozenset({"quality"}),
     "recall": frozenset({"quality"}),
     "import.machine": frozenset({"operator", "technician"}),
+    # SPC control limits (issue 16): set from a phase-I study, approved by someone else.
+    "spc.limits": frozenset({"technician", "quality"}),
+    "spc.approve": frozenset({"quality"}),
     "config.set": frozenset({"admin"}),
     "audit.alerts": frozenset({"quality", "admin"}),
     "backup": frozenset({"admin", "quality"}),

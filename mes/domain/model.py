@@ -40,6 +40,19 @@ class Part:
 
 
 @dataclass(frozen=True)
+class SpcSpec:
+    """A captured value declared an SPC characteristic (issue 16): how it is charted, which
+    run rules watch it, and what a signal does (record | alert quality | hold + NCR)."""
+
+    id: str  # the characteristic's name, e.g. REFLOW-PEAK (stable across routing versions)
+    chart: str = "i-mr"  # i-mr | xbar-r | xbar-s | p | u
+    subgroup: int = 1  # observations per plotted point (X̄ charts 2..25; p/u units inspected)
+    rules: str = "western-electric"  # or nelson
+    use: tuple[int, ...] = ()  # only these rule numbers (empty: the whole set)
+    action: str = "record"
+
+
+@dataclass(frozen=True)
 class DataSpec:
     name: str
     type: DataType = "float"
@@ -48,6 +61,7 @@ class DataSpec:
     max: float | None = None
     required: bool = True
     euromap: str | None = None  # EUROMAP 63 column that feeds this parameter (molding)
+    spc: SpcSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +132,7 @@ def routing_from_dict(d: dict[str, Any]) -> Routing:
                 op=o["op"], name=o["name"], station_type=o["station_type"],
                 activity=o.get("activity", "other"),
                 consumes=tuple(BomLine(**b) for b in o.get("consumes", ())),
-                data=tuple(DataSpec(**s) for s in o.get("data", ())),
+                data=tuple(_data_spec(s) for s in o.get("data", ())),
                 result_required=o.get("result_required", True),
                 optional=o.get("optional", False), serialize=o.get("serialize", False),
                 label=o.get("label", False), origin_conferring=o.get("origin_conferring", False),
@@ -130,6 +144,12 @@ def routing_from_dict(d: dict[str, Any]) -> Routing:
         )
     return Routing(part=d["part"], operations=tuple(ops), description=d.get("description", ""),
                    version=d.get("version", 0))
+
+
+def _data_spec(s: dict[str, Any]) -> DataSpec:
+    spc = s.get("spc")
+    return DataSpec(**{**s, "spc": SpcSpec(**{**spc, "use": tuple(spc.get("use", ()))})
+                       if spc else None})
 
 
 def part_from_dict(d: dict[str, Any]) -> Part:

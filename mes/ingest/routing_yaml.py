@@ -86,7 +86,12 @@ from mes.domain.model import (
     Part,
     PartKind,
     Routing,
+    SpcSpec,
 )
+from mes.domain.spc import ACTIONS as SPC_ACTIONS
+from mes.domain.spc import CHARTS as SPC_CHARTS
+from mes.domain.spc import MAX_SUBGROUP as SPC_MAX_SUBGROUP
+from mes.domain.spc import RULE_SETS as SPC_RULE_SETS
 from mes.errors import InvalidInput, MesError, NotFound, Problem, ValidationFailed
 
 __all__ = [
@@ -777,7 +782,39 @@ _DATA = _Schema("data spec", {
     "max": _number(),
     "required": _boolean,
     "euromap": _matching(EUROMAP_RE, "a EUROMAP 63 parameter name such as ActTimCyc"),
+    "spc": lambda ch, node, path: _spc(ch, node, path),
 }, required=("name",))
+
+
+_SPC = _Schema("spc characteristic", {
+    "id": _ident,
+    "chart": _one_of(SPC_CHARTS),
+    "subgroup": _integer(1, 10_000),
+    "rules": _one_of(tuple(SPC_RULE_SETS)),
+    "use": _list_of(_integer(1, 8), key=lambda n: n, what="rule number"),
+    "action": _one_of(SPC_ACTIONS),
+}, required=("id",))
+
+
+def _spc(ch: _Checker, node: Node, path: str) -> SpcSpec | None:
+    rec = ch.record(node, path, _SPC)
+    if rec is None or not rec.complete:
+        return None
+    v = dict(rec.values)
+    v["use"] = _values(v.get("use"))
+    chart, n = v.get("chart", "i-mr"), v.get("subgroup", 1)
+    rules = v.get("rules", "western-electric")
+    if chart in ("xbar-r", "xbar-s") and not 2 <= n <= SPC_MAX_SUBGROUP:
+        ch.report(rec.at("subgroup"), rec.sub("subgroup"),
+                  f"an {chart} chart needs a subgroup of 2 to {SPC_MAX_SUBGROUP}")
+    elif chart == "i-mr" and n != 1:
+        ch.report(rec.at("subgroup"), rec.sub("subgroup"),
+                  "an i-mr chart plots single values: subgroup: 1 (or use xbar-r)")
+    for r in v["use"]:
+        if r not in SPC_RULE_SETS[rules]:
+            ch.report(rec.at("use"), rec.sub("use"), f"{rules} has rules "
+                      f"{SPC_RULE_SETS[rules][0]}-{SPC_RULE_SETS[rules][-1]}, not {r}")
+    return SpcSpec(**v)
 
 
 def _flash(ch: _Checker, node: Node, path: str) -> FlashSpec | None:
@@ -885,6 +922,14 @@ def _check_euromap(ch: _Checker, rec: _Record) -> None:
                       f"{first.value.name} (line {_line(first.node)})")
         elif spec.euromap is not None:
             columns[spec.euromap] = item
+    for item in rec.values.get("data") or ():
+        spec = item.value
+        if spec.spc is not None and spec.type in ("str", "bool"):
+            ch.report(item.node, f"{item.path}.spc", f"spc: needs numbers, {spec.name} is "
+                      f"{spec.type}")
+        elif spec.spc is not None and spec.spc.chart in ("p", "u") and spec.type != "int":
+            ch.report(item.node, f"{item.path}.spc", f"a {spec.spc.chart} chart counts "
+                      f"defects: {spec.name} must be type: int")
 
 
 _ROUTING = _Schema("routing", {
@@ -1009,7 +1054,14 @@ def _operation_to_dict(op: Operation) -> dict[str, Any]:
     if op.consumes:
         d["consumes"] = [_non_defaults(b) for b in op.consumes]
     if op.data:
-        d["data"] = [_non_defaults(s) for s in op.data]
+        d["data"] = [_data_to_dict(s) for s in op.data]
+    return d
+
+
+def _data_to_dict(s: DataSpec) -> dict[str, Any]:
+    d = _non_defaults(s, skip=("spc",))
+    if s.spc is not None:
+        d["spc"] = _non_defaults(s.spc)
     return d
 
 

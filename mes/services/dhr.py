@@ -47,6 +47,7 @@ from mes.services.context import Context
 from mes.services.localtime import local_offset, site_zone
 from mes.services.lots import resolve
 from mes.services.routings import get_part
+from mes.services.spc import lot_signals
 from mes.services.workspace import config, site
 from mes.store import dhr as records
 from mes.store import genealogy
@@ -508,6 +509,9 @@ def _exceptions(src: Sources, d: dict[str, Any]) -> list[dict[str, Any]]:
                 add("out of limits", None, src.lot_id,
                     f"{v['name']}: {v['out_of_limits']} values outside "
                     f"[{_n(v['min'])}, {_n(v['max'])}]", op["op"])
+    for sg in d.get("spc_signals") or []:  # issue 16: out of control, not out of limits
+        add("out of control", sg["at"], sg["lot"], f"{sg['characteristic']} {sg['rule']}: "
+            f"{sg['text']} (subgroup {sg['subgroup']}, {sg['action']})", ref=sg["ncr"])
     ex.sort(key=lambda x: (x["at"] is None, str(x["at"] or ""), x["kind"]))
     return ex
 
@@ -618,6 +622,7 @@ SECTIONS: list[tuple[str, Section]] = [
     ("units", _units), ("steps", _steps), ("consumptions", _consumptions),
     ("flashes", _flashes), ("labels", _labels), ("shipments", _shipments),
     ("signatures", _signatures),
+    ("spc_signals", lambda src: lot_signals(src.store, src.lot_id)),  # issue 16
 ]
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from mes import clock
 from mes.domain.model import DataSpec, Operation, Routing
 from mes.errors import InvalidInput, NotFound, Refused
+from mes.services import spc
 from mes.services.auth import current_actor, require, require_qualified
 from mes.services.context import Context
 from mes.services.lots import get_lot
@@ -223,6 +224,7 @@ def _record(ctx: Context, req: MoldingImport, lot: dict[str, Any], op: Operation
                            [(lot["id"], step_id, r[0], r[1], cav, r[2], r[3]) for r in chunk])
             if on_progress:
                 on_progress("store", min(start + INSERT_CHUNK, total), total)
+        signals = spc.on_shots(tx, username, req.station, lot, op, step_id, shots.rows)
         tx.insert("machine_messages", {
             "unique_id": unique_id, "kind": "euromap63", "name": req.report.name,
             "sent_at": None, "raw": text, "sha256": digest, "imported_at": now,
@@ -236,9 +238,10 @@ def _record(ctx: Context, req: MoldingImport, lot: dict[str, Any], op: Operation
         scrapped = _reject_parts(tx, username, req.station, lot["id"], summary, digest)
         held = _hold_if_rate(tx, username, req.station, lot["id"], summary)
     return {"lot": lot["id"], "op": op.op, "name": op.name, "status": outcome["status"],
-            "step": step_id, "held": held or bool(outcome["held"]),
+            "step": step_id,
+            "held": held or bool(outcome["held"]) or any(s["ncr"] for s in signals),
             "problems": outcome["problems"], "qty_scrapped": scrapped,
-            "completed": outcome["completed"], "sha256": digest, **summary}
+            "completed": outcome["completed"], "sha256": digest, "spc": signals, **summary}
 
 
 def _reject_parts(tx: Any, username: str, station: str, lot_id: str,

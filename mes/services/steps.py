@@ -10,6 +10,7 @@ from mes.domain import interlocks
 from mes.domain.ids import normalise_scan
 from mes.domain.model import BomLine, Operation, Routing
 from mes.errors import InvalidInput, NotFound, Refused
+from mes.services import spc
 from mes.services.auth import Actor, check_session_station, require, require_qualified
 from mes.services.context import Context
 from mes.services.lots import resolve
@@ -169,6 +170,7 @@ def complete_step(ctx: Context, req: StepRequest, *, extra: dict[str, Any] | Non
         consumptions = _plan_consumption(tx, t, req)
         outcome = _record(tx, ctx, actor, t, req, check.values, result, failed, problems,
                           consumptions, extra or {})
+        outcome["spc"] = spc.on_step(tx, actor, req.station, t, check.values)  # issue 16
     return outcome
 
 

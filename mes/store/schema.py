@@ -140,6 +140,31 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE users ADD COLUMN pw_history TEXT",
         "ALTER TABLE labels ADD COLUMN origin_decision INTEGER",
     ],
+    # Issue 16: statistical process control. Observations of declared characteristics
+    # (a copy of step data, written in the same transaction; machine shots as one row per
+    # subgroup: mean, range, sd, min, max — the shots themselves stay in `shots`), the
+    # signed phase-I limits (versioned), and the signals the run rules found.
+    [
+        """CREATE TABLE spc_points (id {pk}, characteristic TEXT NOT NULL, seq INTEGER NOT NULL,
+            subgroup INTEGER NOT NULL, value REAL NOT NULL, n REAL NOT NULL DEFAULT 1,
+            lot_id TEXT NOT NULL, serial TEXT, station_id TEXT, step_id INTEGER,
+            shot_no INTEGER, at TEXT NOT NULL, spread REAL, sd REAL, lo REAL, hi REAL)""",
+        "CREATE UNIQUE INDEX spc_points_seq ON spc_points(characteristic, seq)",
+        "CREATE INDEX spc_points_lot ON spc_points(lot_id, characteristic)",
+        """CREATE TABLE spc_limits (id {pk}, characteristic TEXT NOT NULL, version INTEGER NOT NULL,
+            status TEXT NOT NULL, chart TEXT NOT NULL, subgroup_n INTEGER NOT NULL,
+            center REAL NOT NULL, sigma REAL NOT NULL, spread_center REAL, spread_lcl REAL,
+            spread_ucl REAL, study TEXT NOT NULL, reason TEXT NOT NULL, set_by TEXT NOT NULL,
+            set_at TEXT NOT NULL, approved_by TEXT, approved_at TEXT)""",
+        "CREATE UNIQUE INDEX spc_limits_version ON spc_limits(characteristic, version)",
+        """CREATE TABLE spc_signals (id {pk}, characteristic TEXT NOT NULL, limits_version INTEGER
+            NOT NULL, subgroup INTEGER NOT NULL, chart TEXT NOT NULL, rule_set TEXT NOT NULL,
+            rule INTEGER NOT NULL, stat REAL NOT NULL, action TEXT NOT NULL, lot_id TEXT NOT NULL,
+            units TEXT NOT NULL, station_id TEXT, step_id INTEGER, ncr_id TEXT,
+            at TEXT NOT NULL)""",
+        "CREATE INDEX spc_signals_char ON spc_signals(characteristic, subgroup)",
+        "CREATE INDEX spc_signals_lot ON spc_signals(lot_id)",
+    ],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.

@@ -132,12 +132,28 @@ COMMANDS: dict[str, Setup] = {
     "origin.decide": lambda ws, i, n: (["origin", i["released"]], ""),
     "db.migrate": lambda ws, i, n: (["db", "migrate"], ""),
     "db.copy": lambda ws, i, n: (["db", "copy", "--to", str(ws.path / f"copy-{n}.db")], ""),
+    "spc.limits": lambda ws, i, n: (["spc", "limits", "set", "REFLOW-PEAK", "--data",
+                                     _study(ws, n), "--reason", "PQ"], ""),
+    "spc.approve": lambda ws, i, n: (["spc", "limits", "approve", "REFLOW-PEAK", "--version",
+                                      _limits_draft(ws, n)], ""),
 }
 
 
 def _reviewed(ws: Workspace, lot: str) -> str:
     ws.ok("dhr", "review", lot, user="youssef")
     return lot
+
+
+def _study(ws: Workspace, n: int) -> str:
+    path = ws.path / f"study-{n}.txt"
+    path.write_text("\n".join(str(240 + (k + n) % 4) for k in range(10)) + "\n")
+    return str(path)
+
+
+def _limits_draft(ws: Workspace, n: int) -> str:
+    out = ws.ok("spc", "limits", "set", "REFLOW-PEAK", "--data", _study(ws, n), "--reason",
+                "PQ", "--json", user="tarik").out
+    return str(json.loads(out)["version"])
 
 
 def _held_lot(ws: Workspace) -> str:

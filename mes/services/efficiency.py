@@ -1,0 +1,185 @@
+"""`mes report efficiency` (issue 16): where the plant loses time and parts.
+
+First-pass yield per operation over time, scrap, rework, cycle time, a Pareto of defect and
+NCR causes, and OEE per station where the data allows. What the data does not hold is said,
+not guessed: mes records no station states (so no availability) and routings declare no
+ideal cycle time (so no performance); OEE is then not computed, its quality factor is.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from mes.errors import InvalidInput
+from mes.services.context import Context
+from mes.services.quality import _op_names, _seconds
+from mes.store import efficiency as db
+
+PERIODS = ("day", "week", "month")
+
+
+def _period(at: str, period: str) -> str:
+    d = datetime.fromisoformat(at).date()
+    if period == "month":
+        return d.strftime("%Y-%m")
+    if period == "week":
+        year, week, _ = d.isocalendar()
+        return f"{year}-W{week:02d}"
+    return d.isoformat()
+
+
+def efficiency(ctx: Context, since: date | None = None, period: str = "day"
+               ) -> dict[str, Any]:
+    if period not in PERIODS:
+        raise InvalidInput(f"--period {period}: use day, week or month", field="period")
+    store = ctx.store
+    start = since.isoformat() if since else None
+    steps = db.steps(store, start)
+    names = _op_names(store)
+    return {"since": start, "period": period,
+            "fpy": _fpy(steps, names, period),
+            "operations": _operations(steps, names),
+            "scrap": _scrap(store, start),
+            "rework": _rework(steps, db.ncrs(store, start)),
+            "pareto": _pareto(store, start),
+            "stations": _stations(store, steps, start),
+            "lead_time": _lead_time(db.lots(store, start))}
+
+
+def _op_label(names: dict[tuple[str, int], str], part: str, op: int) -> str:
+    return f"{part} op {op} {names.get((part, op), '')}".strip()
+
+
+def _fpy(steps: list[dict[str, Any]], names: dict[tuple[str, int], str], period: str
+         ) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, int, str], list[str]] = {}
+    for s in steps:
+        if s["attempt"] == 1:
+            key = (s["part"], s["op"], _period(s["completed_at"], period))
+            groups.setdefault(key, []).append(s["status"])
+    return [{"part": p, "op": op, "name": names.get((p, op)), "period": per,
+             "first_attempts": len(v), "first_pass": v.count("passed"),
+             "fpy_pct": round(100.0 * v.count("passed") / len(v), 2)}
+            for (p, op, per), v in sorted(groups.items())]
+
+
+def _operations(steps: list[dict[str, Any]], names: dict[tuple[str, int], str]
+                ) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for s in steps:
+        groups.setdefault((s["part"], s["op"]), []).append(s)
+    out = []
+    for (p, op), rows in sorted(groups.items()):
+        first = [r for r in rows if r["attempt"] == 1]
+        cycles = [c for c in (_seconds(r["started_at"], r["completed_at"]) for r in rows)
+                  if c]  # a step recorded without a start has no cycle time
+        out.append({"part": p, "op": op, "name": names.get((p, op)), "steps": len(rows),
+                    "fpy_pct": round(100.0 * sum(r["status"] == "passed" for r in first)
+                                     / len(first), 2) if first else None,
+                    "failed": sum(r["status"] == "failed" for r in rows),
+                    "repeats": sum(r["attempt"] > 1 for r in rows),
+                    "median_cycle_s": round(statistics.median(cycles), 3) if cycles else None,
+                    "cycle_samples": len(cycles)})
+    return out
+
+
+def _scrap(store: Any, start: str | None) -> dict[str, Any]:
+    lots = db.lots(store, start)
+    made = sum(r["qty"] for r in lots)
+    scrapped = sum(r["qty_scrapped"] for r in lots)
+    return {"lots": len(lots), "qty_planned": made, "qty_scrapped": scrapped,
+            "scrap_pct": round(100.0 * scrapped / made, 3) if made else None,
+            "units_scrapped": db.scrapped_units(store, start)}
+
+
+def _rework(steps: list[dict[str, Any]], ncrs: list[dict[str, Any]]) -> dict[str, Any]:
+    actions = Counter(n["action"] or "open" for n in ncrs)
+    return {"repeated_steps": sum(s["attempt"] > 1 for s in steps),
+            "ncrs": len(ncrs), "ncr_rework": actions.get("rework", 0),
+            "ncr_by_disposition": dict(sorted(actions.items()))}
+
+
+def _cause_of(problem: str) -> str:
+    """'peak_temp_c=252 °C above max 250 °C' -> 'peak_temp_c out of limits'."""
+    problem = problem.strip()
+    if "=" in problem:
+        return f"{problem.split('=', 1)[0]} out of limits"
+    return problem
+
+
+def _pareto(store: Any, start: str | None) -> list[dict[str, Any]]:
+    causes: Counter[str] = Counter()
+    for reason in db.failed_step_reasons(store, start):
+        for part in reason.split("; "):
+            causes[f"step: {_cause_of(part)}"] += 1
+    for problems in db.bad_shot_problems(store, start):
+        for part in problems.split("; "):
+            causes[f"shot: {_cause_of(part)}"] += 1
+    for ncr in db.ncrs(store, start):
+        causes[f"NCR: {ncr['description'][:60]}"] += 1
+    for s in db.spc_signal_counts(store, start):
+        prefix = "WE" if s["rule_set"] == "western-electric" else "N"
+        causes[f"SPC: {s['characteristic']} {prefix}{s['rule']}"] += int(s["n"])
+    total = sum(causes.values())
+    out: list[dict[str, Any]] = []
+    acc = 0
+    for cause, n in causes.most_common():
+        acc += n
+        out.append({"cause": cause, "count": n, "pct": round(100.0 * n / total, 2),
+                    "cumulative_pct": round(100.0 * acc / total, 2)})
+    return out
+
+
+def _stations(store: Any, steps: list[dict[str, Any]], start: str | None
+              ) -> list[dict[str, Any]]:
+    per: dict[str, list[dict[str, Any]]] = {}
+    for s in steps:
+        per.setdefault(s["station_id"], []).append(s)
+    shots = {r["station_id"]: r for r in db.shot_counts(store, start)}
+    out = []
+    for station, rows in sorted(per.items()):
+        passed = sum(r["status"] == "passed" for r in rows)
+        quality = passed / len(rows)
+        basis = "steps passed / steps"
+        press = shots.get(station)
+        if press and press["shots"]:
+            quality = (press["good"] or 0) / press["shots"]
+            basis = "good shots / shots"
+        out.append({"station": station, "steps": len(rows), "quality_pct":
+                    round(100.0 * quality, 2), "quality_basis": basis,
+                    "availability_pct": None, "performance_pct": None, "oee_pct": None,
+                    "oee_note": "no station state records (availability) and no ideal cycle "
+                                "time in the routings (performance)"})
+    return out
+
+
+def _lead_time(lots: list[dict[str, Any]]) -> dict[str, Any]:
+    hours = [h / 3600 for h in (_seconds(r["created_at"], r["completed_at"]) for r in lots)
+             if h is not None]
+    return {"lots_completed": len(hours),
+            "median_h": round(statistics.median(hours), 3) if hours else None}
+
+
+def write_charts(report: dict[str, Any], directory: Path, fmt: str) -> list[str]:
+    """The report's pictures: FPY per operation over time, the Pareto of causes."""
+    from mes.render.spc_chart import render_fpy, render_pareto
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    series: dict[str, list[tuple[str, float]]] = {}
+    for r in report["fpy"]:
+        series.setdefault(f"{r['part']} op {r['op']}", []).append((r["period"], r["fpy_pct"]))
+    if series:
+        path = directory / f"fpy.{fmt}"
+        path.write_bytes(render_fpy(series, fmt))
+        written.append(str(path))
+    if report["pareto"]:
+        path = directory / f"pareto.{fmt}"
+        path.write_bytes(render_pareto([(c["cause"], c["count"]) for c in report["pareto"]],
+                                       fmt))
+        written.append(str(path))
+    return written

@@ -1,0 +1,112 @@
+"""Charts (PNG, SVG, PDF; reproducible), `mes spc report`, the DHR's signals and charts,
+and `mes report efficiency`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from tests.conftest import Workspace
+from tests.process.helpers import PCBA, lot_at
+from tests.spc.helpers import alternating, approved_limits
+
+
+@pytest.fixture
+def charted(plant: Workspace) -> tuple[Workspace, str]:
+    """REFLOW-PEAK with approved limits, a lot of 4 boards, the 3rd out of control."""
+    ws = plant
+    approved_limits(ws, "REFLOW-PEAK", alternating(242, 0.5, 20))
+    lot, serials = lot_at(ws, PCBA, 40, 4)
+    for s, peak in zip(serials[:3], (242, 242.4, 246), strict=True):
+        ws.ok("step", "complete", s, "--op", 40, "--station", "REFLOW-1", "--result", "pass",
+              "--data", f"peak_temp_c={peak}", "--data", "tal_s=60", "--data",
+              "conveyor_speed_cm_min=80", user="fatima")
+    return ws, lot
+
+
+def test_chart_files_are_drawn_and_reproducible(charted: tuple[Workspace, str]) -> None:
+    ws, lot = charted
+    for fmt, magic in (("svg", b"<?xml"), ("pdf", b"%PDF"), ("png", b"\x89PNG")):
+        out = ws.path / f"peak.{fmt}"
+        d = json.loads(ws.ok("spc", "chart", "REFLOW-PEAK", f"--{fmt}", "--lot", lot, "--out",
+                             out, "--json").out)
+        first = out.read_bytes()
+        assert first.startswith(magic) and d["points"] == 3 and d["signals"] >= 1
+        ws.ok("spc", "chart", "REFLOW-PEAK", f"--{fmt}", "--lot", lot, "--out", out)
+        assert out.read_bytes() == first  # same data, same bytes
+    svg = (ws.path / "peak.svg").read_text()
+    assert "<dc:date>" not in svg and "2026" not in svg
+    pdf = (ws.path / "peak.pdf").read_bytes()
+    assert b"CreationDate" not in pdf and b"ModDate" not in pdf
+
+
+def test_chart_refusals(charted: tuple[Workspace, str]) -> None:
+    ws, _lot = charted
+    r = ws.mes("spc", "chart", "REFLOW-PEAK")
+    assert r.code == 5 and "--png" in r.err
+    r = ws.mes("spc", "chart", "NOPE", "--svg")
+    assert r.code == 3 and "REFLOW-PEAK" in r.err
+    r = ws.mes("spc", "chart", "REFLOW-PEAK", "--svg", "--station", "AOI-1")
+    assert r.code == 4 and "nothing to draw" in r.err
+
+
+def test_report_lists_signals_and_capability(charted: tuple[Workspace, str]) -> None:
+    ws, lot = charted
+    rep = json.loads(ws.ok("spc", "report", "--json").out)
+    peak = next(c for c in rep["characteristics"] if c["id"] == "REFLOW-PEAK")
+    assert peak["observations"] == 3 and peak["out_of_spec"] == 0
+    assert {s["rule"] for s in peak["signals"]} == {"WE1", "WE1 (spread)"}
+    assert all(s["lot"] == lot and s["ncr"] for s in peak["signals"])
+    cap = peak["capability"]["all"]
+    assert cap["n"] == 3 and cap["cpk"]["lower"] < cap["cpk"]["value"] < cap["cpk"]["upper"]
+    rows = list(csv.DictReader(io.StringIO(ws.ok("spc", "report", "REFLOW-PEAK", "--by", "lot",
+                                                 "--csv").out)))
+    assert [(r["group"], r["signals"]) for r in rows] == [(lot, "2")]
+    assert ws.mes("spc", "report", "--by", "shift").code == 5
+    human = ws.ok("spc", "report").out
+    assert "REFLOW-PEAK" in human and "WE1" in human and "out-of-control" in human
+    listed = json.loads(ws.ok("spc", "list", "--json").out)
+    assert {c["id"]: c["limits_version"] for c in listed} == {
+        "AOI-DEFECTS": None, "ICT-3V3": None, "MOLD-CUSHION": None, "REFLOW-PEAK": 1}
+    assert "REFLOW-PEAK" in ws.ok("spc", "limits", "show", "REFLOW-PEAK").out
+
+
+def test_dhr_lists_the_signals_and_the_charts_are_vector(charted: tuple[Workspace, str]
+                                                         ) -> None:
+    ws, lot = charted
+    ws.ok("dhr", lot, "--json")
+    dhr = json.loads((ws.path / "lots" / lot / "dhr.json").read_text())
+    assert [s["rule"] for s in dhr["spc_signals"]] == ["WE1", "WE1 (spread)"]
+    assert [e["what"].split(":")[0] for e in dhr["exceptions"] if e["kind"] == "out of control"
+            ] == ["REFLOW-PEAK WE1", "REFLOW-PEAK WE1 (spread)"]
+    from mes.services.context import Context
+    from mes.services.spc import lot_charts
+
+    ctx = Context(workspace=ws.path, db=str(ws.db))
+    try:
+        charts = lot_charts(ctx, lot)
+    finally:
+        ctx.close()
+    assert [c["characteristic"] for c in charts] == ["REFLOW-PEAK"]
+    assert charts[0]["data"].startswith(b"%PDF") and charts[0]["format"] == "pdf"
+
+
+def test_efficiency_report(charted: tuple[Workspace, str]) -> None:
+    ws, _lot = charted
+    charts = ws.path / "eff"
+    d = json.loads(ws.ok("report", "efficiency", "--json", "--charts", charts, "--format",
+                         "svg").out)
+    reflow = next(r for r in d["fpy"] if r["op"] == 40)
+    assert reflow["first_attempts"] == 3 and reflow["fpy_pct"] == 100.0
+    causes = {c["cause"]: c["count"] for c in d["pareto"]}
+    assert causes["SPC: REFLOW-PEAK WE1"] == 2  # x and moving range
+    assert any(c.startswith("NCR: SPC signal REFLOW-PEAK") for c in causes)
+    station = next(s for s in d["stations"] if s["station"] == "REFLOW-1")
+    assert station["quality_pct"] == 100.0 and station["oee_pct"] is None
+    assert sorted(p.name for p in charts.iterdir()) == ["fpy.svg", "pareto.svg"]
+    assert ws.mes("report", "efficiency", "--period", "hour").code == 5
+    table = ws.ok("report", "efficiency").out
+    assert "Pareto" in table and "REFLOW-1" in table
