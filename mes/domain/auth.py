@@ -36,6 +36,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ncr.disposition": frozenset({"quality"}),
     "ncr.close": frozenset({"quality"}),
     "ship": frozenset({"quality", "technician"}),
+    # issue 19: packing by container; unpacking is signed; EPCIS export for customers
+    "pack": frozenset({"operator", "technician", "quality"}),
+    "unpack": frozenset({"technician", "quality"}),
+    "epcis.export": frozenset({"quality", "admin"}),
     "label.print": frozenset({"operator", "technician", "quality"}),
     # Recording an origin decision: quality, and label printing (which decides first).
     "origin.decide": frozenset({"operator", "technician", "quality"}),

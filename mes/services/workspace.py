@@ -23,6 +23,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "origin.claim.en": "Made in Morocco",
     "origin.claim.fr": "Fabriqué au Maroc",
     "origin.claim.ar": "صنع في المغرب",
+    # issue 19: the site's GS1 identities, for SSCCs and EPCIS locations ("" = not set yet)
+    "gs1.company_prefix": "",
+    "gs1.sscc_extension": "0",
+    "gs1.site_gln": "",
 }
 
 
@@ -82,6 +86,8 @@ def set_config(ctx: Context, key: str, value: str) -> None:
         if not 0 <= typed <= top:
             raise InvalidInput(f"{key} needs a number from 0 to {top:g}, not {value!r}",
                                field=key)
+    if key.startswith("gs1."):
+        typed = _gs1_setting(key, value)
     old = config(ctx).get(key)
     with ctx.store.transaction() as tx:
         n = tx.update("meta", f"config.{key}", {"value": json.dumps(typed)})
@@ -89,6 +95,18 @@ def set_config(ctx: Context, key: str, value: str) -> None:
             tx.insert("meta", {"key": f"config.{key}", "value": json.dumps(typed)})
         tx.append_audit(username=actor.username, station=ctx.station, action="config.set",
                         entity_type="config", entity_id=key, old=old, new=typed)
+
+
+def _gs1_setting(key: str, value: str) -> str:
+    from mes.domain import gs1
+
+    if key == "gs1.company_prefix":
+        return gs1.validate_company_prefix(value)
+    if key == "gs1.site_gln":
+        return gs1.validate_gln(value, key)
+    if not (value.isascii() and value.isdigit() and len(value) == 1):
+        raise InvalidInput(f"{key} is one digit 0-9, not {value!r}", field=key)
+    return value
 
 
 def site(ctx: Context, site_id: str | None = None) -> dict[str, Any]:
