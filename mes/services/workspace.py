@@ -27,6 +27,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "gs1.company_prefix": "",
     "gs1.sscc_extension": "0",
     "gs1.site_gln": "",
+    "print.cups_server": "localhost:631",  # host:port of the CUPS server for queue names
+    "print.timeout_s": 60.0,  # how long to wait for a print job's final state
 }
 
 

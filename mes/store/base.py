@@ -27,6 +27,7 @@ KEYS = {
     "steps": "id", "signatures": "id", "labels": "id", "origin_decisions": "id",
     "shipments": "id", "qualifications": "id", "flashes": "id", "edges": "id",
     "station_loads": "id", "containers": "sscc",
+    "print_jobs": "id",
 }
 
 

@@ -150,6 +150,11 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE shipments ADD COLUMN destination_gln TEXT",
         "ALTER TABLE labels ADD COLUMN voided_at TEXT",
         "ALTER TABLE labels ADD COLUMN void_reason TEXT",
+        # A label file sent to a printer: the job and its final state (completed or not).
+        """CREATE TABLE print_jobs (id {pk}, file TEXT NOT NULL, printer TEXT NOT NULL,
+            job_id TEXT, state TEXT NOT NULL, reasons TEXT, labels INTEGER NOT NULL,
+            sent_at TEXT NOT NULL, finished_at TEXT, username TEXT NOT NULL)""",
+        "CREATE INDEX print_jobs_file ON print_jobs(file)",
     ],
 ]
 
