@@ -23,6 +23,7 @@ from mes.render.label_templates import (
 WIDTH_MM, HEIGHT_MM = 100.0, 150.0
 DPI = 203
 MODULE_MM = 4 * 25.4 / DPI  # 0.500 mm: 4 printer dots
+SYMBOL_REGION_MM = (3.0, 60.0, 36.0, 56.0)  # x, y, w, h: the symbol and its quiet zone
 
 
 @dataclass(frozen=True)

@@ -284,7 +284,7 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
             os.fsync(fh.fileno())
         verified: bool | None = None
         if req.fmt == "pdf" and req.verify:
-            _verify_written(tmp, contents)
+            _verify_written(tmp, contents, template)
             verified = True
         printed_at = clock.now_iso()
         rel = _rel(ctx, final)
@@ -346,10 +346,17 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
     return result
 
 
-def _verify_written(path: Path, contents: list[LabelContent]) -> None:
+def _verify_written(path: Path, contents: list[LabelContent],
+                    template: Template | None = None) -> None:
     from mes.render.label_verify import verify_pdf
 
-    pages = verify_pdf(path)
+    box = next((b for b in template.boxes if b.field == "datamatrix"), None) \
+        if template is not None else None
+    if template is not None and box is not None:  # the symbol only, at the printer's dpi
+        pages = verify_pdf(path, dpi=template.dpi,
+                           region_mm=(box.x - 1, box.y - 1, box.w + 2, box.h + 2))
+    else:
+        pages = verify_pdf(path)
     if len(pages) != len(contents):
         raise IntegrityFailure(f"the label file has {len(pages)} pages for {len(contents)} "
                                "labels: not handed over")
