@@ -284,9 +284,8 @@ def _logistic_label(ctx: Context, sscc: str, level: str, part: Part, items: list
 
 
 def _verify(path: Path, hri: str) -> None:
-    from mes.render.label_verify import verify_pdf
-
     from mes.render.label_logistic import DPI, SYMBOL_REGION_MM
+    from mes.render.label_verify import verify_pdf
 
     pages = verify_pdf(path, dpi=DPI, region_mm=SYMBOL_REGION_MM)
     if len(pages) != 1 or not pages[0].ok or pages[0].udi_hri != hri:
