@@ -127,6 +127,7 @@ def run(units: int, keep: bool) -> dict[str, object]:
 
         t_verify_only, _ = timed(lambda: verify_pdf(pdf))
         mes(ws, "step", "complete", lot, "--op", 20, "--station", "LBL-1", user="fatima")
+        mes(ws, "dhr", "review", lot, user="youssef")
         mes(ws, "lot", "release", lot, user="youssef")
         boxes, cases, pallets = [], [], []
 

@@ -66,6 +66,7 @@ def test_unreleased_or_unlabelled_unit_refused(built) -> None:
     r = ws.mes("pack", sc.devices[0], user="fatima")
     assert r.code == 4 and "only released units" in r.err, r
     assert_unchanged(ws, before)
+    ws.ok("dhr", "review", sc.dev_lot, user="youssef")
     ws.ok("lot", "release", sc.dev_lot, user="youssef")
     before = ws.dump()
     r = ws.mes("pack", sc.devices[0], user="fatima")
@@ -76,6 +77,7 @@ def test_unreleased_or_unlabelled_unit_refused(built) -> None:
 def test_no_prefix_refused(built) -> None:
     ws, sc = built
     ws.ok("label", "print", sc.dev_lot, "--no-origin-claim", user="fatima")
+    ws.ok("dhr", "review", sc.dev_lot, user="youssef")
     ws.ok("lot", "release", sc.dev_lot, user="youssef")
     before = ws.dump()
     r = ws.mes("pack", sc.devices[0], user="fatima")
