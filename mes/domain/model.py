@@ -46,7 +46,14 @@ class Part:
     packaging: tuple[PackLevel, ...] = ()  # innermost first; devices only
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As stored (JSON): lists, and no `packaging` key when there is none, so a part
+        stored before packaging levels existed compares equal."""
+        d = asdict(self)
+        if self.packaging:
+            d["packaging"] = list(d["packaging"])
+        else:
+            del d["packaging"]
+        return d
 
 
 @dataclass(frozen=True)
