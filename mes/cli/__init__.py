@@ -49,6 +49,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "process": ("flash", "firmware", "molding", "cfx"),
     "label": ("origin", "label"),
     "quality": ("recall", "ship", "trace", "ncr", "report", "lot"), "dhr": ("dhr",),
+    "pack": ("pack", "unpack", "container", "epcis"),
     "demo": ("demo",), "station_loop": ("station",), "backup": ("backup",), "db": ("db",),
     "spc": ("spc",), "report": ("report",),  # issue 16 (report: adds `report efficiency`)
 }

@@ -40,6 +40,9 @@ def print_(
     = False,
     reason: Annotated[str | None, typer.Option(help="why it is reprinted (with --reprint)")]
     = None,
+    printer: Annotated[str | None, typer.Option(
+        help="also send to this printer: a CUPS queue, ipp://host:port/printers/QUEUE, or "
+        "tcp://host:9100 (ZPL); waits for the job's final state")] = None,
     json_: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Print labels for units (or a lot label), verify the file, record every label."""
@@ -47,7 +50,8 @@ def print_(
 
     req = PrintRequest(targets=targets, template=template, out_dir=out,
                        fmt=format_.lower(), origin_claim=not no_origin_claim,
-                       verify=not no_verify, reprint=reprint, reason=reason)
+                       verify=not no_verify, reprint=reprint, reason=reason,
+                       printer=printer)
     d = print_labels(context(tctx), req)
 
     def human(d: dict[str, Any]) -> None:
@@ -169,3 +173,23 @@ def _print_origin(d: dict[str, Any]) -> None:
         say(f"  ALERT: {c['reason']}" + (" — lot put on hold" if c["held"] else ""))
     for n in d.get("notes", []):
         say(f"  note: {n}")
+
+
+@label_app.command("list")
+def list_(tctx: typer.Context, lot: str,
+          json_: Annotated[bool, typer.Option("--json")] = False,
+          csv_: Annotated[bool, typer.Option("--csv")] = False) -> None:
+    """Label reconciliation of a lot: issued, printed, verified, reprinted, voided."""
+    from mes.services.printing import reconciliation
+
+    d = reconciliation(context(tctx), lot)
+    if json_:
+        emit_json(d)
+        return
+    listing(d["labels"], ["id", "item", "template", "reprint", "reason", "printer", "job_id",
+                          "job_state", "printed", "verified", "voided_at", "void_reason"],
+            as_json=False, as_csv=csv_, title=f"labels of {d['lot']}")
+    if not csv_:
+        s = d["summary"]
+        note(f"issued {s['issued']}, printed {s['printed']}, not printed {s['not_printed']}, "
+             f"verified {s['verified']}, reprinted {s['reprinted']}, voided {s['voided']}")

@@ -263,17 +263,34 @@ def release(tctx: typer.Context, lot: str, json_: JSON = False) -> None:
         f"(signed by {d['signed_by']})"))
 
 
-def ship(tctx: typer.Context, lot: str,
+def ship(tctx: typer.Context,
+         targets: Annotated[list[str], typer.Argument(help="a lot, or the SSCCs of packages")],
          to: Annotated[str, typer.Option("--to", help="consignee name and place")],
          ref: Annotated[str, typer.Option(help="delivery note reference")],
          units: Annotated[str | None, typer.Option(
              help="serials to ship, comma-separated (default: all released)")] = None,
          qty: Annotated[int | None, typer.Option(help="non-serialized lots: quantity")] = None,
+         to_gln: Annotated[str | None, typer.Option(
+             "--to-gln", help="the consignee's GLN (EPCIS destination)")] = None,
          json_: JSON = False) -> None:
-    """Ship released units of a lot to a consignee."""
+    """Ship released units of a lot, or packed containers by SSCC, to a consignee."""
+    from mes.domain.gs1 import is_sscc_text
+
+    if all(is_sscc_text(t) for t in targets) and not (units or qty):
+        from mes.services.packing import ship_containers
+
+        res = ship_containers(context(tctx), targets, to, ref, to_gln)
+        show(res, json_, lambda d: say(f"shipped {d['qty']} units in {len(d['containers'])} "
+                                       f"packages to {d['consignee']} ({d['ref']})"))
+        return
+    if len(targets) != 1 or to_gln:
+        from mes.errors import InvalidInput
+
+        raise InvalidInput("give one lot, or SSCCs only (--to-gln is for SSCCs)",
+                           field="targets")
     from mes.services.quality import ship as run
 
-    out = run(context(tctx), lot, to, ref, _ids(units), qty)
+    out = run(context(tctx), targets[0], to, ref, _ids(units), qty)
     show(out, json_, lambda d: say(f"shipped {d['qty']} of lot {d['lot']} to {d['consignee']} "
                                    f"({d['ref']}); lot {d['lot_status']}"))
 

@@ -45,6 +45,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ncr.disposition": frozenset({"quality"}),
     "ncr.close": frozenset({"quality"}),
     "ship": frozenset({"quality", "technician"}),
+    # issue 19: packing by container; unpacking is signed; EPCIS export for customers
+    "pack": frozenset({"operator", "technician", "quality"}),
+    "unpack": frozenset({"technician", "quality"}),
+    "epcis.export": frozenset({"quality", "admin"}),
     "label.print": frozenset({"operator", "technician", "quality"}),
     # Deciding origin is quality's, signed; a label print pins the decision it relies on.
     "origin.decide": frozenset({"quality"}),

@@ -306,3 +306,119 @@ def parse_udi(text: str, today: date) -> Udi:
         count=int(el["30"]) if "30" in el else None,
     )
     return udi.validate(strict=False)
+
+
+# -- logistic units, locations, Digital Link (issue 19) ---------------------------------------
+
+def validate_company_prefix(prefix: str) -> str:
+    """A GS1 Company Prefix: 6-12 digits (the SSCC leaves 16 - len digits of serial)."""
+    p = prefix.strip()
+    if not (p.isascii() and p.isdigit()) or not 6 <= len(p) <= 12:
+        raise InvalidInput(f"GS1 company prefix must be 6-12 digits, got {prefix!r}",
+                           field="gs1.company_prefix")
+    return p
+
+
+def sscc_capacity(prefix: str) -> int:
+    """How many serial references one extension digit gives under this prefix."""
+    return 10 ** (16 - len(validate_company_prefix(prefix)))
+
+
+def make_sscc(extension: int, prefix: str, serial_ref: int) -> str:
+    """AI (00): extension digit + company prefix + serial reference + mod-10 check digit."""
+    p = validate_company_prefix(prefix)
+    if not 0 <= extension <= 9:
+        raise InvalidInput(f"SSCC extension digit must be 0-9, got {extension}",
+                           field="gs1.sscc_extension")
+    width = 16 - len(p)
+    if not 0 <= serial_ref < 10**width:
+        raise InvalidInput(f"SSCC serial reference {serial_ref} does not fit in {width} digits "
+                           f"under prefix {p}: ask GS1 for another prefix or use another "
+                           "extension digit", field="sscc")
+    body = f"{extension}{p}{serial_ref:0{width}d}"
+    return body + gtin_check_digit(body)
+
+
+def validate_sscc(sscc: str) -> str:
+    s = sscc.strip()
+    _check_value("00", s)
+    return s
+
+
+def is_sscc_text(text: str) -> bool:
+    """18 digits, or a scan of an SSCC label ((00)… / ]d2 00…): worth resolving as an SSCC."""
+    s = _strip_prefix(text.strip())
+    return (len(s) == 18 and s.isdigit()) or s.startswith("(00)") or (
+        s.startswith("00") and len(s) >= 20 and s[2:20].isdigit())
+
+
+def sscc_from_scan(text: str) -> str:
+    """The SSCC of a scanned logistic label (data or HRI) or of 18 typed digits."""
+    s = _strip_prefix(text.strip())
+    if len(s) == 18 and s.isdigit():
+        return validate_sscc(s)
+    el = parse_element_string(s)
+    if "00" not in el:
+        raise InvalidInput("the scan has no AI (00): it is not an SSCC label", field="sscc")
+    return el["00"]
+
+
+def validate_gln(gln: str, what: str = "gln") -> str:
+    g = gln.strip()
+    if not (g.isascii() and g.isdigit()) or len(g) != 13:
+        raise InvalidInput(f"a GLN is 13 digits, got {gln!r}", field=what)
+    if g[12] != gtin_check_digit(g[:12]):
+        raise InvalidInput(f"GLN {g}: check digit is {g[12]}, expected "
+                           f"{gtin_check_digit(g[:12])}", field=what)
+    return g
+
+
+def logistic_elements(sscc: str, gtin: str | None = None, count: int | None = None,
+                      lot: str | None = None, expiry: date | None = None) -> dict[str, str]:
+    """The logistic label's element string: (00), then, for homogeneous content, (02)+(37)
+    (GS1 allows (02) only with (37), on an SSCC-identified unit), (17) and (10) when the
+    content is one lot. Fixed-length AIs first; (37) last (it is variable length)."""
+    out = {"00": validate_sscc(sscc)}
+    if (gtin is None) != (count is None):
+        raise InvalidInput("(02) and (37) go together", field="content")
+    if gtin is not None and count is not None:
+        _check_value("02", gtin)
+        out["02"] = gtin
+        if expiry is not None:
+            out["17"] = format_yymmdd(expiry)
+        if lot is not None:
+            _check_value("10", lot)
+            out["10"] = lot
+        if not 0 < count < 10**8:
+            raise _fail("37", f"count must be 1-99999999, got {count}")
+        out["37"] = str(count)
+    return out
+
+
+DIGITAL_LINK = "https://id.gs1.org"
+
+
+def dl_sgtin(gtin: str, serial: str) -> str:
+    return f"{DIGITAL_LINK}/01/{gtin}/21/{_dl_escape(serial)}"
+
+
+def dl_lgtin(gtin: str, lot: str) -> str:
+    return f"{DIGITAL_LINK}/01/{gtin}/10/{_dl_escape(lot)}"
+
+
+def dl_sscc(sscc: str) -> str:
+    return f"{DIGITAL_LINK}/00/{sscc}"
+
+
+def dl_sgln(gln: str, extension: str = "0") -> str:
+    return f"{DIGITAL_LINK}/414/{gln}/254/{_dl_escape(extension)}"
+
+
+def dl_pgln(gln: str) -> str:
+    return f"{DIGITAL_LINK}/417/{gln}"
+
+
+def _dl_escape(value: str) -> str:
+    """GS1 Digital Link percent-encodes what is not unreserved in a URI path segment."""
+    safe = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+    return "".join(c if c in safe else "".join(f"%{b:02X}" for b in c.encode()) for c in value)

@@ -20,6 +20,15 @@ NON_CONFERRING_ACTIVITIES = frozenset({"labeling", "packing", "kitting"})
 
 
 @dataclass(frozen=True)
+class PackLevel:
+    """One packaging level of a device (issue 19): a box holds `contains` units, a case
+    `contains` boxes, a pallet `contains` cases; each package is an SSCC-identified unit."""
+
+    level: str  # box, case, pallet…
+    contains: int
+
+
+@dataclass(frozen=True)
 class Part:
     number: str
     name: str
@@ -34,9 +43,17 @@ class Part:
     origin: str | None = None  # ISO 3166 alpha-2, purchased parts
     incoming_inspection: bool = True  # False: material lots are released on receipt
     description: str | None = None
+    packaging: tuple[PackLevel, ...] = ()  # innermost first; devices only
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As stored (JSON): lists, and no `packaging` key when there is none, so a part
+        stored before packaging levels existed compares equal."""
+        d = asdict(self)
+        if self.packaging:
+            d["packaging"] = list(d["packaging"])
+        else:
+            del d["packaging"]
+        return d
 
 
 @dataclass(frozen=True)
@@ -153,4 +170,5 @@ def _data_spec(s: dict[str, Any]) -> DataSpec:
 
 
 def part_from_dict(d: dict[str, Any]) -> Part:
-    return Part(**d)
+    levels = tuple(PackLevel(**p) for p in d.get("packaging") or ())
+    return Part(**{**d, "packaging": levels})

@@ -66,7 +66,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, NoReturn, TypeAlias, TypeGuard, get_args
 
@@ -83,6 +83,7 @@ from mes.domain.model import (
     FlashSpec,
     MoldingSpec,
     Operation,
+    PackLevel,
     Part,
     PartKind,
     Routing,
@@ -667,7 +668,23 @@ def _part(ch: _Checker, node: Node, path: str) -> Part | None:
     if "serial_prefix" in v and v.get("serialized") is not True:
         ch.report(rec.at("serial_prefix"), rec.sub("serial_prefix"),
                   "serial_prefix without serialized: true: add it, or remove the prefix")
+    if "packaging" in v:
+        v["packaging"] = _values(v["packaging"])
+        if kind is not None and kind != "device":
+            ch.report(rec.at("packaging"), rec.sub("packaging"),
+                      f"packaging levels are for devices, not a {kind}")
     return Part(**v) if rec.complete else None
+
+
+_PACK = _Schema("packaging level", {
+    "level": _matching(STATION_TYPE_RE, "lower case letters, digits and '-' (e.g. box)"),
+    "contains": _integer(1, 100_000),
+}, required=("level", "contains"))
+
+
+def _pack_level(ch: _Checker, node: Node, path: str) -> PackLevel | None:
+    rec = ch.record(node, path, _PACK)
+    return PackLevel(**rec.values) if rec is not None and rec.complete else None
 
 
 def _check_part_kind(ch: _Checker, rec: _Record, kind: str) -> None:
@@ -700,6 +717,9 @@ _PART = _Schema("part", {
     "origin": _country,
     "incoming_inspection": _boolean,
     "description": _text,
+    # issue 19: box of N units, case of M boxes, pallet… (innermost first)
+    "packaging": _list_of(_pack_level, key=lambda p: p.level, key_field="level",
+                          what="packaging level"),
 }, required=("number", "name", "kind"))
 
 _parts_list = _list_of(_part, key=lambda p: p.number, key_field="number", what="part number")
@@ -1040,7 +1060,8 @@ def _non_defaults(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
         value = getattr(obj, f.name)
         if f.name in skip or (f.default is not MISSING and value == f.default):
             continue
-        out[f.name] = list(value) if isinstance(value, tuple) else value
+        out[f.name] = [asdict(v) if is_dataclass(v) and not isinstance(v, type) else v
+                       for v in value] if isinstance(value, tuple) else value
     return out
 
 

@@ -6,11 +6,14 @@ fields or missing values on each element, so every element is inspected here.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from mes.domain.gs1 import AI_FIELD, DATE_AIS
 from mes.errors import InvalidInput
 
 
-def check_element_string(hri: str) -> None:
+@lru_cache(maxsize=16384)  # a valid string is checked once (the service and the renderer
+def check_element_string(hri: str) -> None:  # both ask); a refusal raises, is never cached
     from biip import ParseError
     from biip.gs1_messages import GS1Message
 

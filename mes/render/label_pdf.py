@@ -8,7 +8,7 @@ ISO 15223-1 symbols are drawn as paths, so they print sharp at any resolution.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mes.domain.gs1 import parse_element_string
 from mes.errors import InvalidInput
@@ -135,9 +135,10 @@ class _Page:
                       mw * m * PT_PER_MM, mh * m * PT_PER_MM)
         self.c.drawPath(path, stroke=0, fill=1)
 
-    def text_box(self, box: Box, content: LabelContent) -> None:
+    def text_box(self, box: Box, content: LabelContent,
+                 lines: list[tuple[str, bool]] | None = None) -> None:
         kind = FIELDS.get(box.field)
-        lines = box_lines(box, content, self.t)
+        lines = box_lines(box, content, self.t) if lines is None else lines
         if not lines:
             return  # e.g. no origin claim: neither the text nor the country symbol
         tx = box.x
@@ -162,14 +163,29 @@ class _Page:
             else:
                 self.text(s, tx, base, size, bold or box.field == "product_name")
 
-    def draw(self, content: LabelContent) -> None:
-        for box in self.t.boxes:
+    def draw(self, content: LabelContent, forms: dict[tuple[Any, ...], str]) -> None:
+        """What is the same on every label of a batch (symbols, product, manufacturer, the
+        origin claim) is drawn once into a form and placed by reference on each page."""
+        for i, box in enumerate(self.t.boxes):
             if box.field == "datamatrix":
                 self.datamatrix(box, content.udi_data)
-            elif box.field in SYMBOL_ONLY:
-                self.symbol(FIELDS[box.field] or "", box.x, box.y, box.h)
+                continue
+            if box.field in SYMBOL_ONLY:
+                key: tuple[Any, ...] = (i, box.field)
+                lines = None
             else:
-                self.text_box(box, content)
+                lines = box_lines(box, content, self.t)
+                key = (i, box.field, tuple(lines), content.country_code)
+            name = forms.get(key)
+            if name is None:
+                name = forms[key] = f"F{len(forms)}"
+                self.c.beginForm(name)
+                if box.field in SYMBOL_ONLY:
+                    self.symbol(FIELDS[box.field] or "", box.x, box.y, box.h)
+                else:
+                    self.text_box(box, content, lines)
+                self.c.endForm()
+            self.c.doForm(name)
 
 
 def render_label_pdf(labels: list[LabelContent], template: Template) -> bytes:
@@ -188,8 +204,9 @@ def render_label_pdf(labels: list[LabelContent], template: Template) -> bytes:
                     initialFontName=FONT, initialFontSize=7)
     canvas.setTitle(f"labels {template.name} v{template.version}")
     canvas.setCreator("mes")
+    forms: dict[tuple[Any, ...], str] = {}
     for label in labels:
-        _Page(canvas, template).draw(label)
+        _Page(canvas, template).draw(label, forms)
         canvas.showPage()
     canvas.save()
     return buf.getvalue()

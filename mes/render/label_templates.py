@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,7 @@ def register_fonts() -> tuple[str, str]:
     return FONT, FONT_BOLD
 
 
+@lru_cache(maxsize=16384)  # pure; a batch measures the same texts on every label
 def text_width_mm(text: str, size: float, bold: bool = False) -> float:
     from reportlab.pdfbase import pdfmetrics
 
@@ -106,6 +107,7 @@ def text_width_mm(text: str, size: float, bold: bool = False) -> float:
     return pdfmetrics.stringWidth(text, FONT_BOLD if bold else FONT, size) / PT_PER_MM
 
 
+@lru_cache(maxsize=4096)  # pure; the origin claim is reshaped once per batch, not per label
 def visual(text: str) -> str:
     """Arabic for drawing: joined letter forms (reshaper), then right-to-left order (bidi)."""
     if not any("\u0600" <= c <= "\u06ff" for c in text):

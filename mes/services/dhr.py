@@ -58,7 +58,7 @@ NOT_CAPTURED = "not captured"
 ENVELOPE = frozenset({"generated_at", "site_time", "mes_version", "chain_head", "record",
                       "versions", "seal", "_sections", "_canon"})
 # What release and shipping change on purpose: outside the reviewed record hash.
-STATE = frozenset({"state", "shipments", "signatures"})
+STATE = frozenset({"state", "shipments", "signatures", "containers"})
 FINISHED = ("completed", "released", "shipped")
 # Audit actions that are exceptions when they touch the lot or one of its units.
 EXCEPTION_ACTIONS = ("lot.hold", "unit.hold", "hold.auto", "hold.ncr", "recall.hold",
@@ -597,10 +597,19 @@ def _origin(src: Sources) -> dict[str, Any] | None:
 
 
 def _shipments(src: Sources) -> list[dict[str, Any]]:
+    from mes.store.containers import of_shipment
+
     return [{"consignee": s["consignee"], "ref": s["ref"], "qty": s["qty"],
              "serials": json.loads(s["serials"] or "[]"), "shipped_at": s["shipped_at"],
-             "user": s["username"]}
+             "user": s["username"], "containers": of_shipment(src.store, s["id"])}
             for s in src.store.find("shipments", {"lot_id": src.lot_id}, order="id")]
+
+
+def _containers(src: Sources) -> list[dict[str, Any]]:
+    """The packages (SSCCs) holding the lot's units (issue 19)."""
+    from mes.services.packing import for_lot
+
+    return for_lot(src.store, src.lot_id)
 
 
 def _signatures(src: Sources) -> list[dict[str, Any]]:
@@ -621,7 +630,7 @@ SECTIONS: list[tuple[str, Section]] = [
     ("ncrs", _ncrs), ("shots", _shots), ("events", _events), ("origin", _origin),
     ("units", _units), ("steps", _steps), ("consumptions", _consumptions),
     ("flashes", _flashes), ("labels", _labels), ("shipments", _shipments),
-    ("signatures", _signatures),
+    ("containers", _containers), ("signatures", _signatures),
     ("spc_signals", lambda src: lot_signals(src.store, src.lot_id)),  # issue 16
 ]
 

@@ -56,6 +56,7 @@ class PrintRequest:
     verify: bool = True
     reprint: bool = False
     reason: str | None = None
+    printer: str | None = None  # issue 19: a CUPS queue / ipp:// / tcp://host:9100
 
 
 def template_dirs(ctx: Context) -> list[Path]:
@@ -192,6 +193,10 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
                            field="reason")
     if req.reason and not req.reprint:
         raise InvalidInput("--reason is for --reprint only", field="reason")
+    if req.printer:  # issue 19: a printer that cannot print refuses before any record
+        from mes.services.printing import preflight
+
+        preflight(ctx, req.printer, req.fmt)
     store = ctx.store
     lot, units, kind = _targets(store, req.targets)
     _check_ready(store, lot, units)
@@ -276,7 +281,7 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
             os.fsync(fh.fileno())
         verified: bool | None = None
         if req.fmt == "pdf" and req.verify:
-            _verify_written(tmp, contents)
+            _verify_written(tmp, contents, template)
             verified = True
         printed_at = clock.now_iso()
         rel = _rel(ctx, final)
@@ -320,7 +325,7 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
             with contextlib.suppress(FileNotFoundError):
                 final.unlink()
         raise
-    return {"lot": lot["id"], "file": rel, "path": str(final), "format": req.fmt,
+    result = {"lot": lot["id"], "file": rel, "path": str(final), "format": req.fmt,
             "template": template.name, "template_version": template.version,
             "labels": records, "reprint": req.reprint, "reason": req.reason,
             "verified": verified, "origin_claim": claim,
@@ -329,12 +334,29 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
                 "local_pct": origin["local_pct"], "threshold_pct": origin["threshold_pct"]},
             "note": None if req.fmt == "pdf" else
             "ZPL: no raster verification possible; verify the printed labels with a scanner"}
+    if req.printer:  # issue 19: to a real printer, its final state recorded
+        from mes.services.printing import send
+
+        sent = send(ctx, actor.username, rel, data, req.fmt, req.printer, len(records))
+        result["print_job"] = sent
+        if sent["state"] != "completed":
+            raise Refused(f"print job {sent['job_id'] or '-'} on {sent['printer']} "
+                          f"{sent['state']} ({sent['reasons'] or 'no reason given'}): the labels "
+                          "are recorded as not printed; reprint with --reprint --reason")
+    return result
 
 
-def _verify_written(path: Path, contents: list[LabelContent]) -> None:
+def _verify_written(path: Path, contents: list[LabelContent],
+                    template: Template | None = None) -> None:
     from mes.render.label_verify import verify_pdf
 
-    pages = verify_pdf(path)
+    box = next((b for b in template.boxes if b.field == "datamatrix"), None) \
+        if template is not None else None
+    if template is not None and box is not None:  # the symbol only, at the printer's dpi
+        pages = verify_pdf(path, dpi=template.dpi,
+                           region_mm=(box.x - 1, box.y - 1, box.w + 2, box.h + 2))
+    else:
+        pages = verify_pdf(path)
     if len(pages) != len(contents):
         raise IntegrityFailure(f"the label file has {len(pages)} pages for {len(contents)} "
                                "labels: not handed over")

@@ -60,7 +60,7 @@ def resolve(store: Store, scan: str) -> tuple[str, dict[str, Any]]:
         raise NotFound(f"{scan} is not a known lot, serial or material: check the label and "
                        "scan again")
     table = {"lot": "lots", "unit": "units", "material": "material_lots",
-             "firmware": "firmware"}[item["kind"]]
+             "firmware": "firmware", "container": "containers"}[item["kind"]]
     row = store.get(table, scan)
     if row is None:
         raise NotFound(f"{scan} is registered as a {item['kind']} but has no record")

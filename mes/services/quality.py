@@ -510,6 +510,13 @@ def ship(ctx: Context, lot_id: str, consignee: str, ref: str, units: list[str] |
             if u["on_hold"]:
                 raise Refused(f"{u['serial']} is on hold ({u['hold_reason']}): it cannot ship")
         serials = [u["serial"] for u in rows]
+        from mes.store.containers import parents_of
+
+        packed = parents_of(store, serials)  # issue 19: a packed unit ships in its package
+        if packed:
+            s = sorted(packed)[0]
+            raise Refused(f"{s} is packed in {packed[s]}: ship the package by its SSCC "
+                          f"(`mes ship {packed[s]} --to … --ref …`) or unpack it")
         n = len(serials)
     else:
         if units:

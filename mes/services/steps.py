@@ -163,6 +163,10 @@ def complete_step(ctx: Context, req: StepRequest, *, extra: dict[str, Any] | Non
             raise Refused(f"op {t.op.op} ({t.op.name}) flashes firmware: record it with "
                           "`mes flash SERIAL --station … --image …`")
         _check_target(tx, t, actor, req.station)
+        if t.op.label:  # issue 19: a label whose print job failed does not pass labelling
+            from mes.services.printing import check_printed
+
+            check_printed(tx, [t.item_of(s) for s in t.keys])
         check = interlocks.check_data(t.op, req.data)
         result = interlocks.check_result(t.op, req.result)
         failed = bool(check.out_of_limits) or result == "fail"

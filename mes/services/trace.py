@@ -39,6 +39,10 @@ def backward(ctx: Context, item_id: str, depth: int | None = None) -> dict[str, 
     consumption's op, station and time, as a tree and as a flat list of edges."""
     store = ctx.store
     kind, row = _root(store, item_id)
+    if kind == "container":  # issue 19: an SSCC resolves to what is packed in it
+        from mes.services.packing import container_tree
+
+        return container_tree(store, row)
     if kind not in ("unit", "lot"):
         raise Refused(f"{item_id} is a {kind}: trace back starts from a lot or unit serial "
                       f"(try `mes trace forward {item_id}`)")
@@ -63,6 +67,7 @@ def backward(ctx: Context, item_id: str, depth: int | None = None) -> dict[str, 
             "materials": [info[m["id"]] for m in details["materials"]],
             "firmware": [info[f["id"]] for f in details["firmware"]],
             "flashes": flashes,
+            "containers": _containers(store, root) if kind == "unit" else [],
             "counts": {"edges": len(rows), **{
                 k: len({r["child"] for r in rows if r["kind"] == kk})
                 for k, kk in (("units", "unit"), ("lots", "lot"), ("materials", "material"),
@@ -144,6 +149,10 @@ def forward(ctx: Context, item_id: str, finished: bool = False, depth: int | Non
     """Every lot and unit that contains the start point at any depth, with its status."""
     store = ctx.store
     kind, row = _root(store, item_id)
+    if kind == "container":  # issue 19: the units packed in it are the scope
+        from mes.services.packing import container_scope
+
+        return container_scope(store, row, finished)
     start = row["serial"] if kind == "unit" else row["id"]
     items = genealogy.forward_items(store, start, _check_depth(depth))
     lot_ids = sorted({r["lot_id"] for r in items})
@@ -176,10 +185,27 @@ def forward(ctx: Context, item_id: str, finished: bool = False, depth: int | Non
     for x in out:
         if x["kind"] == "unit" or not x["serialized"]:
             counts[x["status"]] = counts.get(x["status"], 0) + 1
+    _add_containers(store, out)
     return {"start": start, "kind": kind, "finished_only": finished, "items": out,
             "counts": counts,
+            "containers": sorted({x["container"] for x in out if x.get("container")}),
             "units": sum(1 for x in out if x["kind"] == "unit"),
             "lots": sum(1 for x in out if x["kind"] == "lot")}
+
+
+def _containers(store: Store, item: str) -> list[dict[str, Any]]:
+    from mes.services.packing import containers_of
+
+    return containers_of(store, item)
+
+
+def _add_containers(store: Store, items: list[dict[str, Any]]) -> None:
+    """Each unit's current package (issue 19): a recall pulls cartons, not loose units."""
+    from mes.store.containers import parents_of
+
+    held = parents_of(store, [x["id"] for x in items if x["kind"] == "unit"])
+    for x in items:
+        x["container"] = held.get(x["id"])
 
 
 # -- recall --------------------------------------------------------------------------------

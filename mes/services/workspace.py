@@ -31,6 +31,12 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "password.max_age_days": 90.0,
     "segregation_of_duties": True,
     "timezone": "UTC",  # set at `mes init` from --timezone or the country
+    # issue 19: the site's GS1 identities, for SSCCs and EPCIS locations ("" = not set yet)
+    "gs1.company_prefix": "",
+    "gs1.sscc_extension": "0",
+    "gs1.site_gln": "",
+    "print.cups_server": "localhost:631",  # host:port of the CUPS server for queue names
+    "print.timeout_s": 60.0,  # how long to wait for a print job's final state
 }
 # Bounds of the numeric settings (default: 0 to 1e12; percentages 0 to 100).
 _BOUNDS = {"session.idle_minutes": (1.0, 480.0), "password.max_age_days": (1.0, 3650.0)}
@@ -114,6 +120,8 @@ def set_config(ctx: Context, key: str, value: str) -> None:
         if not low <= typed <= top:
             raise InvalidInput(f"{key} needs a number from {low:g} to {top:g}, not {value!r}",
                                field=key)
+    if key.startswith("gs1."):
+        typed = _gs1_setting(key, value)
     old = config(ctx).get(key)
     with ctx.store.transaction() as tx:
         n = tx.update("meta", f"config.{key}", {"value": json.dumps(typed)})
@@ -121,6 +129,18 @@ def set_config(ctx: Context, key: str, value: str) -> None:
             tx.insert("meta", {"key": f"config.{key}", "value": json.dumps(typed)})
         tx.append_audit(username=actor.username, station=ctx.station, action="config.set",
                         entity_type="config", entity_id=key, old=old, new=typed)
+
+
+def _gs1_setting(key: str, value: str) -> str:
+    from mes.domain import gs1
+
+    if key == "gs1.company_prefix":
+        return gs1.validate_company_prefix(value)
+    if key == "gs1.site_gln":
+        return gs1.validate_gln(value, key)
+    if not (value.isascii() and value.isdigit() and len(value) == 1):
+        raise InvalidInput(f"{key} is one digit 0-9, not {value!r}", field=key)
+    return value
 
 
 def site(ctx: Context, site_id: str | None = None) -> dict[str, Any]:

@@ -165,6 +165,34 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX spc_signals_char ON spc_signals(characteristic, subgroup)",
         "CREATE INDEX spc_signals_lot ON spc_signals(lot_id)",
     ],
+    # issue 19: packing by container (SSCC), shipped containers, voided labels, EPCIS.
+    [
+        """CREATE TABLE containers (sscc TEXT PRIMARY KEY REFERENCES items(id),
+            level TEXT NOT NULL, part TEXT NOT NULL, capacity INTEGER NOT NULL,
+            status TEXT NOT NULL, site_id TEXT NOT NULL, created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL, closed_at TEXT, shipped_at TEXT)""",
+        "CREATE INDEX containers_status ON containers(status)",
+        # What is (and was) in a container; a removal is recorded, never deleted.
+        """CREATE TABLE container_contents (id {pk}, sscc TEXT NOT NULL
+            REFERENCES containers(sscc), item_id TEXT NOT NULL, item_kind TEXT NOT NULL,
+            lot_id TEXT, packed_at TEXT NOT NULL, packed_by TEXT NOT NULL, removed_at TEXT,
+            removed_by TEXT, removal_reason TEXT)""",
+        # An item is in at most one container at a time.
+        """CREATE UNIQUE INDEX container_contents_current ON container_contents(item_id)
+            WHERE removed_at IS NULL""",
+        "CREATE INDEX container_contents_sscc ON container_contents(sscc)",
+        """CREATE TABLE shipment_containers (shipment_id INTEGER NOT NULL, sscc TEXT NOT NULL,
+            PRIMARY KEY (shipment_id, sscc))""",
+        "CREATE INDEX shipment_containers_sscc ON shipment_containers(sscc)",
+        "ALTER TABLE shipments ADD COLUMN destination_gln TEXT",
+        "ALTER TABLE labels ADD COLUMN voided_at TEXT",
+        "ALTER TABLE labels ADD COLUMN void_reason TEXT",
+        # A label file sent to a printer: the job and its final state (completed or not).
+        """CREATE TABLE print_jobs (id {pk}, file TEXT NOT NULL, printer TEXT NOT NULL,
+            job_id TEXT, state TEXT NOT NULL, reasons TEXT, labels INTEGER NOT NULL,
+            sent_at TEXT NOT NULL, finished_at TEXT, username TEXT NOT NULL)""",
+        "CREATE INDEX print_jobs_file ON print_jobs(file)",
+    ],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.

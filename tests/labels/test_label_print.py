@@ -314,8 +314,8 @@ def test_verification_failure_hands_nothing_over(shop: Workspace,
     lot, _ = build_device(shop, board_cost=20, n=1)
     real = lv.verify_pdf
 
-    def tampered(pdf: object, dpi: int = 300) -> list:
-        pages = real(pdf, dpi)  # type: ignore[arg-type]
+    def tampered(pdf: object, dpi: int = 300, **kw: object) -> list:
+        pages = real(pdf, dpi, **kw)  # type: ignore[arg-type]
         return [lv.PageCheck(p.page, p.found, p.symbology_identifier, p.content_type_gs1,
                              p.data, p.udi_hri.replace("(21)", "(21)X")) for p in pages]
 
@@ -444,8 +444,8 @@ def test_hold_committed_while_labels_are_drawn_stops_them(
     lot, _serials = build_device(shop, board_cost=20, n=1)
     real = lv.verify_pdf
 
-    def verify_then_hold(pdf: object, dpi: int = 300) -> list:
-        pages = real(pdf, dpi)  # type: ignore[arg-type]
+    def verify_then_hold(pdf: object, dpi: int = 300, **kw: object) -> list:
+        pages = real(pdf, dpi, **kw)  # type: ignore[arg-type]
         sql(shop, "UPDATE lots SET on_hold = 1, hold_reason = 'complaint C-12' WHERE id = ?",
             (lot,))  # quality, on another PC, commits
         return pages

@@ -27,10 +27,10 @@ ENC = "ENC-OXI-100"
 ACTOR = {"operator": "fatima", "technician": "tarik", "quality": "youssef", "admin": "amina"}
 # Permissions without a command line yet (a finding, listed in docs/RELIABILITY.md).
 NO_COMMAND = {"user.deactivate"}
-# Allowed cells whose success needs a finished device lot (labels): for these the test
-# asserts the authority check passed (not exit 6, no auth.denied) and the state rule that
-# refuses next (exit 4) changed nothing.
-PASSES_AUTH_ONLY = {"label.print"}
+# Allowed cells whose success needs a finished device lot (labels, packing): for these the
+# test asserts the authority check passed (not exit 6, no auth.denied) and the state rule
+# that refuses next (this exit code: 4 refused, 3 no such container) changed nothing.
+PASSES_AUTH_ONLY = {"label.print": 4, "pack": 4, "unpack": 3}
 
 Setup = Callable[[Workspace, dict[str, Any], int], tuple[list[str], str]]
 
@@ -123,6 +123,9 @@ COMMANDS: dict[str, Setup] = {
     "ship": lambda ws, i, n: (["ship", i["released"], "--to", "CHU Casablanca", "--ref",
                                f"BL-{n}", "--qty", "1"], ""),
     "label.print": lambda ws, i, n: (["label", "print", i["released"]], ""),
+    "pack": lambda ws, i, n: (["pack", i["released"]], ""),  # a lot: refused (state)
+    "unpack": lambda ws, i, n: (["unpack", "061112340009999994", "--reason", "x"], ""),
+    "epcis.export": lambda ws, i, n: _with_gln(ws, ["epcis", "export"]),
     "recall": lambda ws, i, n: (["recall", _quarantined(ws), "--reason", "notice",
                                  "--hold"], ""),
     "import.machine": lambda ws, i, n: (["molding", "import", _enc_at(ws, i, 20), "--station",
@@ -154,6 +157,11 @@ def _limits_draft(ws: Workspace, n: int) -> str:
     out = ws.ok("spc", "limits", "set", "REFLOW-PEAK", "--data", _study(ws, n), "--reason",
                 "PQ", "--json", user="tarik").out
     return str(json.loads(out)["version"])
+
+
+def _with_gln(ws: Workspace, argv: list[str]) -> tuple[list[str], str]:
+    ws.ok("config", "set", "gs1.site_gln", "6111234000002", user="amina")
+    return argv, ""
 
 
 def _held_lot(ws: Workspace) -> str:
@@ -302,7 +310,7 @@ def test_role_matrix(aws: tuple[Workspace, dict[str, Any]], permission: str) -> 
         r = _as(ws, ACTOR[role], PASSWORDS[ACTOR[role]], argv, stdin)
         CELLS.append(1)
         if permission in PASSES_AUTH_ONLY:
-            assert r.code == 4, (permission, role, str(r))
+            assert r.code == PASSES_AUTH_ONLY[permission], (permission, role, str(r))
             assert ws.dump() == before
             continue
         assert r.code == 0, (permission, role, str(r))
