@@ -43,6 +43,7 @@ from mes.services.auth import (
     sign,
     signatures_for,
 )
+from mes.services.component_quality import component_quality
 from mes.services.context import Context
 from mes.services.lots import resolve
 from mes.services.routings import get_part
@@ -433,6 +434,12 @@ def _ncrs(src: Sources) -> list[dict[str, Any]]:
     return out
 
 
+def _subassembly_quality(src: Sources) -> dict[str, Any]:
+    """Issue 11: the NCRs (only those covering the units built in), concessions and holds of
+    every subassembly and material lot in the genealogy."""
+    return component_quality(src.store, src.details, skip_lot=src.lot_id)
+
+
 def _shots(src: Sources) -> list[dict[str, Any]]:
     lots = {src.lot_id, *(x["id"] for x in src.details["lots"])}
     return [{"lot": r["lot_id"], "shots": int(r["shots"]), "rejected": int(r["rejected"] or 0)}
@@ -601,7 +608,7 @@ SECTIONS: list[tuple[str, Section]] = [
     ("site", _site), ("lot", _lot), ("state", _state), ("routing", _routing),
     ("operations", _operations), ("materials", _materials), ("components", _components),
     ("equipment", _equipment), ("firmware", _firmware), ("labeling", _labeling),
-    ("ncrs", _ncrs), ("shots", _shots), ("events", _events), ("origin", _origin),
+    ("ncrs", _ncrs), ("subassembly_quality", _subassembly_quality), ("shots", _shots), ("events", _events), ("origin", _origin),
     ("units", _units), ("steps", _steps), ("consumptions", _consumptions),
     ("flashes", _flashes), ("labels", _labels), ("shipments", _shipments),
     ("signatures", _signatures),
