@@ -32,15 +32,15 @@ def component_quality(store: Store, details: dict[str, list[dict[str, Any]]],
         listed = json.loads(n["units"] or "[]")
         ours = serials_of.get(n["lot_id"], set())
         if n["lot_id"] in whole_lots or n["lot_id"] in material_ids or not listed:
-            units = listed if listed else sorted(ours)
+            in_scope = listed if listed else sorted(ours)
         else:
-            units = sorted(set(listed) & ours)
-            if not units:
+            in_scope = sorted(set(listed) & ours)
+            if not in_scope:
                 continue  # an NCR on other units of that lot: not in this genealogy
         ncrs.append({
             "id": n["id"], "item": n["lot_id"],
             "kind": "material" if n["lot_id"] in material_ids else "lot",
-            "units": units, "whole_lot": not listed,
+            "units": in_scope, "whole_lot": not listed,
             "description": n["description"], "status": n["status"], "action": n["action"],
             "concession": n["action"] == "use-as-is", "justification": n["justification"],
             "rework_op": n["rework_op"], "opened_at": n["opened_at"],
