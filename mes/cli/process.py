@@ -186,9 +186,8 @@ def cfx_import(
                                        if a.get("failed") else ""))
             say(f"applied {a['name'].rsplit('.', 1)[-1]} {a['unique_id']}: {what} on "
                 f"{', '.join(a['units'])}")
-        for s in rep.skipped:
-            note(f"skipped {s['unique_id']}: {s['note']}")
+        if rep.error is None:  # a refusal is one line: it counts the skipped messages
+            for s in rep.skipped:
+                note(f"skipped {s['unique_id']}: {s['note']}")
     if rep.error is not None:
-        note(f"stopped at {rep.refused['unique_id'] if rep.refused else '?'}; "
-             f"{rep.remaining} later messages not attempted")
         raise rep.error
