@@ -37,7 +37,8 @@ def test_device_dhr_and_trace_back_show_subassembly_ncrs_and_holds(built) -> Non
     ncr_reel = _ncr(ws, sc.shared_reel, "reel label smudged")
     _use_as_is(ws, ncr_reel, "supplier CoC matches the reel")
     dhr = json.loads(ws.ok("dhr", sc.dev_lot, "--json", user="youssef").out)
-    assert dhr["ncrs"] == []  # the device lot itself has none
+    assert {(n["id"], n["on"]) for n in dhr["ncrs"]} == {(ncr_a, "subassembly"),
+                                                         (ncr_reel, "material")}
     sub = dhr["subassembly_quality"]
     by_id = {n["id"]: n for n in sub["ncrs"]}
     assert set(by_id) == {ncr_a, ncr_reel}
