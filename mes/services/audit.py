@@ -117,7 +117,7 @@ def reconcile_records(store: Any, limit: int = 50) -> dict[str, Any]:
         elif action in ("user.login_failed", "user.unlock") and eid in users:
             users[eid]["locked"] = bool(new["locked"])
             return
-        elif action == "material.install":
+        elif action in ("material.install", "material.correct"):  # edges outside a step
             installs[(eid, new["material"], float(new["qty"]))] += 1
         elif action == "firmware.flash":
             flashes.append((eid, new["image_id"], new.get("step_id")))

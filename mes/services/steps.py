@@ -185,6 +185,8 @@ def _record(tx: Store, ctx: Context, actor: Actor, t: Target, req: StepRequest,
     status = "failed" if failed else "passed"
     n = len(t.keys)
     recorded, held, completed = [], [], []
+    if not failed:
+        _deduct_inspection_rejects(tx, actor, req.station, t, values)
     for serial in t.keys:
         item = t.item_of(serial)
         open_step = _open_step(tx, t, serial)
@@ -225,6 +227,26 @@ def _record(tx: Store, ctx: Context, actor: Actor, t: Target, req: StepRequest,
             "held": held, "completed": completed, "problems": problems,
             "consumed": [{"item": c.item, "qty": c.qty, "refdes": c.refdes} for c in consumptions],
             "notes": [c.note for c in consumptions if c.note]}
+
+
+def _deduct_inspection_rejects(tx: Store, actor: Actor, station: str, t: Target,
+                               values: dict[str, Any]) -> None:
+    """`rejected=N` at an inspection of a lot of parts (visual inspection of molded parts):
+    N parts fewer available. More rejects than parts in the lot is refused."""
+    n = values.get("rejected")
+    if t.lot["serialized"] or t.op.activity != "inspection" or not n:
+        return
+    lot = tx.get("lots", t.lot["id"]) or t.lot
+    left = lot["qty"] - lot["qty_scrapped"]
+    if not 0 < n <= left:
+        raise Refused(f"rejected={n:g} at op {t.op.op} ({t.op.name}) but lot {lot['id']} has "
+                      f"{left:g} parts: count the rejects again")
+    changes = {"qty_scrapped": lot["qty_scrapped"] + n}
+    tx.update("lots", lot["id"], changes)
+    tx.append_audit(username=actor.username, station=station, action="lot.reject_parts",
+                    entity_type="lot", entity_id=lot["id"],
+                    old={"qty_scrapped": lot["qty_scrapped"]}, new=changes,
+                    reason=f"{n:g} parts rejected at op {t.op.op} ({t.op.name})")
 
 
 def _hold_for_failure(tx: Store, actor: Actor, station: str, t: Target, serial: str | None,

@@ -128,6 +128,12 @@ MIGRATIONS: list[list[str]] = [
             written_at TEXT NOT NULL, username TEXT, audit_seq INTEGER NOT NULL,
             changes TEXT, UNIQUE (lot_id, version))""",
     ],
+    # Issue 11: a shot keeps both its row in the machine's report and the machine's own
+    # cycle counter (ActCntCyc; NULL when the report has none), so it can be found either way.
+    [
+        "ALTER TABLE shots ADD COLUMN report_row INTEGER",
+        "ALTER TABLE shots ADD COLUMN cycle INTEGER",
+    ],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.
