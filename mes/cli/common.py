@@ -46,10 +46,20 @@ def ask_password(prompt: str) -> str:
     return getpass.getpass(prompt)
 
 
+# Commands that must work before a database can be opened normally (a new or old workspace).
+_NO_EAGER_LOGIN = frozenset({"init", "db"})
+
+
 def context(tctx: typer.Context) -> Context:
     root = tctx.find_root()
     obj = root.obj
     assert isinstance(obj, Context)
+    if obj.user and STDIN.enabled and root.invoked_subcommand not in _NO_EAGER_LOGIN:
+        # --user NAME --password-stdin is checked for every command, reads included: a wrong
+        # password is refused (exit 6, counted and audited) as it is for writes.
+        from mes.services.auth import current_actor
+
+        current_actor(obj)
     return obj
 
 

@@ -159,6 +159,23 @@ def molding_import(
             f"{out['hold_reject_rate_pct']:g}% — open an NCR")
 
 
+@molding_app.command("shots")
+def molding_shots(
+    tctx: typer.Context, lot: str,
+    bad: Annotated[bool, typer.Option("--bad", help="only shots outside the window")] = False,
+    json_: Json = False, csv_: Annotated[bool, typer.Option("--csv")] = False,
+) -> None:
+    """A molded lot's shots: report row, machine cycle counter, values, what was outside."""
+    from mes.services.molding import list_shots
+
+    rows = list_shots(context(tctx), lot, bad)
+    values = list(dict.fromkeys(k for r in rows for k in r if k not in _SHOT_COLUMNS))
+    listing(rows, [*_SHOT_COLUMNS, *values], as_json=json_, as_csv=csv_)
+
+
+_SHOT_COLUMNS = ["report_row", "cycle", "ok", "problems"]
+
+
 # -- cfx ---------------------------------------------------------------------------------------
 
 @cfx_app.command("import")
@@ -186,9 +203,8 @@ def cfx_import(
                                        if a.get("failed") else ""))
             say(f"applied {a['name'].rsplit('.', 1)[-1]} {a['unique_id']}: {what} on "
                 f"{', '.join(a['units'])}")
-        for s in rep.skipped:
-            note(f"skipped {s['unique_id']}: {s['note']}")
+        if rep.error is None:  # a refusal is one line: it counts the skipped messages
+            for s in rep.skipped:
+                note(f"skipped {s['unique_id']}: {s['note']}")
     if rep.error is not None:
-        note(f"stopped at {rep.refused['unique_id'] if rep.refused else '?'}; "
-             f"{rep.remaining} later messages not attempted")
         raise rep.error

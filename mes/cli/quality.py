@@ -58,6 +58,10 @@ def back(tctx: typer.Context, item: str,
         emit_csv(out["edges"], EDGE_COLUMNS)
     else:
         _print_tree(out["tree"])
+        for n in out["quality"]["ncrs"]:
+            say(f"{n['id']} on {n['item']}{' ' + ','.join(n['units']) if n['units'] else ''}: "
+                f"{n['description']} [{n['status']}{', ' + n['action'] if n['action'] else ''}"
+                f"{' (concession)' if n['concession'] else ''}]")
         c = out["counts"]
         note(f"{c['edges']} consumptions: {c['units']} units, {c['lots']} lots, "
              f"{c['materials']} material lots, {c['firmware']} firmware images")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mes.cli.common import context, emit_json, parse_pairs, say
+from mes.cli.common import context, emit_json, note, parse_pairs, say
 
 step_app = typer.Typer(help="Record operations on lots and units.", no_args_is_help=True)
 
@@ -51,6 +51,8 @@ def complete(
     req = StepRequest(scan=scan, op=op, station=station.upper(), data=parse_pairs(data or []),
                       result=result, consume=consume or [], refdes=refdes)
     out = complete_step(context(tctx), req)
+    for line in out["notes"]:
+        note(line)
     if json_:
         emit_json(out)
         return

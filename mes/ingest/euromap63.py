@@ -37,7 +37,7 @@ import random
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from mes.errors import InvalidInput, NotFound, Problem, ValidationFailed
@@ -61,6 +61,7 @@ _FIELD_SRC = {
     _TIME: r" *(\d{2}:\d{2}:\d{2}) *",
 }
 _NUMBER_RE = re.compile(_NUMBER_SRC)
+_SINGLE_INDEX_RE = re.compile(r"@?[A-Za-z][A-Za-z0-9_.]*\[\d+\]")
 _DATE_RE = re.compile(r"\d{8}")
 _TIME_RE = re.compile(r"\d{2}:\d{2}:\d{2}")
 # Control bytes other than TAB, LF, CR mean the file is not a text report.
@@ -83,6 +84,15 @@ class ShotReport:
         if self.shot_column is None:
             return None
         return int(self.rows[index][self.shot_column])
+
+    def column_for(self, name: str) -> str | None:
+        """The column a routing's parameter name reads: the name itself, or the one indexed
+        column of that name a machine writes for a single unit (``ActTimFill[1]``)."""
+        if name in self.columns:
+            return name
+        indexed = [c for c in self.columns if _SINGLE_INDEX_RE.fullmatch(c)
+                   and c.split("[", 1)[0] == name]
+        return indexed[0] if len(indexed) == 1 else None
 
     def column_kinds(self) -> dict[str, str]:
         """``"number"`` or ``"text"`` per column, from the first shot."""
@@ -282,6 +292,8 @@ def _parse_rows(
     matcher = _row_regex(kinds).fullmatch
     numeric = [i for i, k in enumerate(kinds) if k == _NUMBER]
     text_cols = [i for i, k in enumerate(kinds) if k == _TEXT]
+    calendar = [(i, k) for i, k in enumerate(kinds) if k in (_DATE, _TIME)]
+    valid: set[str] = set()  # dates and times already checked (a report has few distinct)
     rows: list[Row] = []
     numbers: list[int] = []
     problems: list[Problem] = []
@@ -293,6 +305,14 @@ def _parse_rows(
                 values[i] = float(values[i])
             for i in text_cols:
                 values[i] = _unquote(str(values[i]))
+            wrong = [(i, k) for i, k in calendar if values[i] not in valid
+                     and not _real_calendar(k, str(values[i]), valid)]
+            if wrong:
+                problems.extend(Problem(name, line_no, columns[i], _calendar_problem(
+                    k, str(values[i]))) for i, k in wrong)
+                if len(problems) >= MAX_PROBLEMS:
+                    break
+                continue
             if _all_finite(values, numeric):
                 rows.append(dict(zip(columns, values, strict=True)))
                 numbers.append(line_no)
@@ -307,6 +327,25 @@ def _parse_rows(
     if on_progress is not None:
         on_progress(len(rows))
     return rows, numbers
+
+
+def _real_calendar(kind: str, text: str, valid: set[str]) -> bool:
+    """A DATE (YYYYMMDD) or TIME (HH:MM:SS) that exists on the calendar; remembered."""
+    try:
+        if kind == _DATE:
+            date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+        elif not (int(text[:2]) < 24 and int(text[3:5]) < 60 and int(text[6:8]) < 60):
+            return False
+    except ValueError:
+        return False
+    valid.add(text)
+    return True
+
+
+def _calendar_problem(kind: str, text: str) -> str:
+    if kind == _DATE:
+        return f"{text!r} is not a calendar date (YYYYMMDD)"
+    return f"{text!r} is not a time of day (HH:MM:SS, 00:00:00 to 23:59:59)"
 
 
 def _unquote(text: str) -> str:

@@ -104,6 +104,10 @@ def reconcile_records(store: Any, limit: int = 50) -> dict[str, Any]:
             return
         elif action == "material.consume" and etype == "material" and eid in mats:
             mats[eid]["consumed"] += float(new["qty"])
+        elif action in ("material.scrap", "material.return-to-supplier") and eid in mats \
+                and "remaining" in new:  # written off by an NCR: nothing left to use
+            m = mats[eid]
+            m["written_off"] = float(m["received"]) - m["consumed"] - float(new["remaining"])
         elif action == "ncr.open":
             ncrs[eid] = {"status": "open"}
             return
@@ -113,7 +117,7 @@ def reconcile_records(store: Any, limit: int = 50) -> dict[str, Any]:
         elif action in ("user.login_failed", "user.unlock") and eid in users:
             users[eid]["locked"] = bool(new["locked"])
             return
-        elif action == "material.install":
+        elif action in ("material.install", "material.correct"):  # edges outside a step
             installs[(eid, new["material"], float(new["qty"]))] += 1
         elif action == "firmware.flash":
             flashes.append((eid, new["image_id"], new.get("step_id")))
@@ -173,9 +177,10 @@ def reconcile_records(store: Any, limit: int = 50) -> dict[str, Any]:
                 if not close(float(row["qty_received"]), rec, rec):
                     bad(f"material {rid} qty_received is {row['qty_received']:g}, received "
                         f"{rec:g} per the audit trail")
-                if not close(float(row["remaining"]), rec - exp["consumed"], rec):
+                left = rec - exp["consumed"] - exp.get("written_off", 0.0)
+                if not close(float(row["remaining"]), left, rec):
                     bad(f"material {rid} remaining is {row['remaining']:g}, the audit trail "
-                        f"says {rec - exp['consumed']:g}")
+                        f"says {left:g}")
                 used = edges_by_child.get(rid, 0.0)
                 if not close(used, exp["consumed"], rec):
                     bad(f"material {rid}: genealogy edges consume {used:g}, the audit trail "

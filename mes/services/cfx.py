@@ -29,6 +29,7 @@ Decisions:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,21 +89,43 @@ def import_files(ctx: Context, req: CfxImport) -> ImportReport:
     for i, (path, msg) in enumerate(messages):
         uid = f"cfx:{msg.unique_id}"
         done = store.get("machine_messages", uid)
-        if done:
-            same = "" if done["sha256"] == msg.sha256 else " (with other bytes)"
-            out.skipped.append({"file": str(path), "unique_id": msg.unique_id,
-                                "name": msg.name, "note": f"already imported{same} on "
-                                f"{done['imported_at'][:16]} by {done['imported_by']}"})
-            continue
         try:
+            if done:
+                _check_same_message(done, msg)
+                out.skipped.append({"file": str(path), "unique_id": msg.unique_id,
+                                    "name": msg.name, "note": f"already imported on "
+                                    f"{done['imported_at'][:16]} by {done['imported_by']}"})
+                continue
             out.applied.append(_apply(ctx, req, station, path, msg))
         except MesError as exc:
             out.refused = {"file": str(path), "unique_id": msg.unique_id, "name": msg.name,
                            "error": str(exc), "exit_code": int(exc.exit_code)}
-            out.error = exc
             out.remaining = len(messages) - i - 1
+            # One line for the operator: the refusal and where the import stopped.
+            counts = [(len(out.applied), "applied before it"),
+                      (len(out.skipped), "already imported"),
+                      (out.remaining, "later messages not attempted")]
+            exc.message = (f"{exc.message} (stopped at CFX message {msg.unique_id} in "
+                           f"{path.name}" + "".join(f"; {n} {what}" for n, what in counts if n)
+                           + ")")
+            out.error = exc
             break
     return out
+
+
+def _check_same_message(done: dict[str, Any], msg: cfx.CfxMessage) -> None:
+    """A UniqueID names one message: the same id with other content is not a repeat but a
+    conflict (a machine reusing ids, an edited file), never silently skipped."""
+    if done["sha256"] == msg.sha256:
+        return
+    try:
+        same = json.loads(done["raw"]) == json.loads(msg.raw_text)
+    except (TypeError, ValueError):
+        same = False
+    if not same:
+        raise Refused(f"CFX message {msg.unique_id} was imported on {done['imported_at'][:16]} "
+                      f"by {done['imported_by']} with other content: the machine reused a "
+                      "UniqueID or the file was edited; ask a technician to check the export")
 
 
 def _apply(ctx: Context, req: CfxImport, station: dict[str, Any], path: Path,
@@ -220,6 +243,11 @@ def _plan_installs(ctx: Context, req: CfxImport, station: dict[str, Any],
         t = _unit_target(store, inst.unit_id, pick)
         _check_unit(ctx, t, req.station, order_only=True)
         interlocks.check_material_usable(material, t.op, today)
+        reported = (inst.part_number or "").strip().upper()
+        if reported and reported != material["part"]:
+            raise Refused(f"{inst.unit_id}: the machine reports part {inst.part_number} from "
+                          f"{material['id']}, which is a reel of {material['part']}: check the "
+                          "feeder setup and the reel label")
         if inst.quantity <= 0:
             raise InvalidInput(f"{inst.material_id} on {inst.unit_id}: QuantityInstalled "
                                "must be positive", field="QuantityInstalled")

@@ -43,6 +43,7 @@ from mes.services.auth import (
     sign,
     signatures_for,
 )
+from mes.services.component_quality import component_quality
 from mes.services.context import Context
 from mes.services.localtime import local_offset, site_zone
 from mes.services.lots import resolve
@@ -52,6 +53,7 @@ from mes.services.workspace import config, site
 from mes.store import dhr as records
 from mes.store import genealogy
 from mes.store.base import Row, Store
+from mes.store.molding import shots_of
 
 NOT_CAPTURED = "not captured"
 # When and by what the DHR was generated: never part of a hash.
@@ -437,6 +439,28 @@ def _ncrs(src: Sources) -> list[dict[str, Any]]:
     return out
 
 
+def _subassembly_quality(src: Sources) -> dict[str, Any]:
+    """Issue 11: the NCRs (only those covering the units built in), concessions and holds of
+    every subassembly and material lot in the genealogy."""
+    return component_quality(src.store, src.details, skip_lot=src.lot_id)
+
+
+def _out_of_window_shots(src: Sources) -> list[dict[str, Any]]:
+    """Issue 11: per molding lot, the first shots outside the validated window (with the
+    report row and the machine's cycle counter); all of them: `mes molding shots --bad`."""
+    out = []
+    for r in _shots(src):
+        if r["rejected"]:
+            first = shots_of(src.store, r["lot"], bad_only=True, limit=FIRST_BAD_SHOTS)
+            out.append({"lot": r["lot"], "count": r["rejected"], "first": [
+                {"report_row": b["report_row"], "cycle": b["cycle"],
+                 "problems": b["problems"]} for b in first]})
+    return out
+
+
+FIRST_BAD_SHOTS = 5
+
+
 def _shots(src: Sources) -> list[dict[str, Any]]:
     lots = {src.lot_id, *(x["id"] for x in src.details["lots"])}
     return [{"lot": r["lot_id"], "shots": int(r["shots"]), "rejected": int(r["rejected"] or 0)}
@@ -628,6 +652,8 @@ SECTIONS: list[tuple[str, Section]] = [
     ("operations", _operations), ("materials", _materials), ("components", _components),
     ("equipment", _equipment), ("firmware", _firmware), ("labeling", _labeling),
     ("ncrs", _ncrs), ("shots", _shots), ("events", _events), ("origin", _origin),
+    ("subassembly_quality", _subassembly_quality),
+    ("out_of_window_shots", _out_of_window_shots),
     ("units", _units), ("steps", _steps), ("consumptions", _consumptions),
     ("flashes", _flashes), ("labels", _labels), ("shipments", _shipments),
     ("containers", _containers), ("signatures", _signatures),

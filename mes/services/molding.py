@@ -34,6 +34,7 @@ from mes.services.context import Context
 from mes.services.lots import get_lot
 from mes.services.routings import routing_version
 from mes.services.steps import StepRequest, complete_step
+from mes.store import molding as molding_store
 
 # on_progress(stage, done, total): stage "parse" (total unknown) or "store".
 Progress = Callable[[str, int, int | None], None]
@@ -100,17 +101,46 @@ def import_report(ctx: Context, req: MoldingImport, on_progress: Progress | None
     report = euromap63.parse_report(
         req.report, on_progress=(lambda n: on_progress("parse", n, None)) if on_progress
         else None)
-    missing = [s for s in mapped if s.euromap not in report.columns]
+    columns = [report.column_for(s.euromap or "") for s in mapped]
+    missing = [s for s, c in zip(mapped, columns, strict=True) if c is None]
     if missing:
         s = missing[0]
-        raise InvalidInput(f"{req.report}: no column {s.euromap} (for {s.name} of op {op.op}): "
-                           "add it to the machine's report job and export again",
-                           field=s.euromap)
+        raise InvalidInput(f"{req.report}: no column {s.euromap} (for {s.name} of op {op.op}); "
+                           f"the file has {', '.join(report.columns)}: add it to the machine's "
+                           "report job and export again", field=s.euromap)
+    _check_identity(report, lot, op, req.mold)
     require_qualified(ctx, actor, op.station_type)
-    shots = _check_shots(report, mapped, op.molding.cavities)
+    shots = _check_shots(report, mapped, [c or "" for c in columns])
     summary = _summary(shots, mapped, op)
     text = raw.decode(report.encoding if report.encoding != "utf-8" else "utf-8-sig")
     return _record(ctx, req, lot, op, shots, summary, unique_id, digest, text, on_progress)
+
+
+# Report columns that name what was molded (EUROMAP 63 description parameters; a vendor's
+# own form starts with '@'). Each, when the report has it, must match what the plant knows.
+IDENTITY_COLUMNS = {"mold": ("SetDescMld", "@SetDescMld", "ActDescMld"),
+                    "part": ("SetDescPrt", "@SetDescPrt"),
+                    "job": ("SetDescJob", "@SetDescJob")}
+
+
+def _check_identity(report: Any, lot: dict[str, Any], op: Operation, mold: str | None) -> None:
+    """Cross-check the report with the plant: the mold against the routing and --mold, the
+    part against the lot's part, the job against the lot number (DESIGN §11)."""
+    assert op.molding is not None
+    expected = {"mold": [m for m in (op.molding.mold, (mold or "").strip().upper()) if m],
+                "part": [lot["part"]], "job": [lot["id"]]}
+    for what, names in IDENTITY_COLUMNS.items():
+        col = next((c for c in names if c in report.columns), None)
+        if col is None:
+            continue
+        for idx, row in enumerate(report.rows):
+            value = str(row[col]).strip().upper()
+            wrong = [e for e in expected[what] if value != e]
+            if wrong:
+                line = report.line_numbers[idx] if report.line_numbers else idx + 2
+                raise Refused(f"{report.path}:{line}: {col} is {row[col]!r} but this import "
+                              f"is for {what} {wrong[0]} (lot {lot['id']}, op {op.op}): a "
+                              f"report from another {what} cannot be recorded on this lot")
 
 
 def _read(path: Path) -> bytes:
@@ -125,26 +155,26 @@ def _read(path: Path) -> bytes:
 
 @dataclass
 class _Shots:
-    rows: list[tuple[int, int, str, str | None]]  # shot_no, ok, values JSON, problems
+    # shot_no, ok, values JSON, problems, report row, machine cycle counter
+    rows: list[tuple[int, int, str, str | None, int, int | None]]
     good: int
     sums_all: list[float]
     sums_good: list[float]
 
 
-def _check_shots(report: Any, mapped: Sequence[DataSpec], cavities: int) -> _Shots:
-    cols = [s.euromap for s in mapped]
+def _check_shots(report: Any, mapped: Sequence[DataSpec], cols: list[str]) -> _Shots:
     names = [json.dumps(s.name) for s in mapped]
     bounds = [(s.min if s.min is not None else float("-inf"),
                s.max if s.max is not None else float("inf")) for s in mapped]
     kinds = report.column_kinds()
-    for s in mapped:
-        if kinds.get(s.euromap) != "number":
-            raise InvalidInput(f"{report.path}: column {s.euromap} (for {s.name}) holds text, "
-                               "not numbers", field=s.euromap)
+    for s, c in zip(mapped, cols, strict=True):
+        if kinds.get(c) != "number":
+            raise InvalidInput(f"{report.path}: column {c} (for {s.name}) holds text, "
+                               "not numbers", field=c)
     order = sorted(range(len(mapped)), key=lambda i: mapped[i].name)  # canonical JSON
     n = len(mapped)
     sums_all, sums_good = [0.0] * n, [0.0] * n
-    out: list[tuple[int, int, str, str | None]] = []
+    out: list[tuple[int, int, str, str | None, int, int | None]] = []
     good = 0
     shot_col = report.shot_column
     for idx, row in enumerate(report.rows):
@@ -164,8 +194,9 @@ def _check_shots(report: Any, mapped: Sequence[DataSpec], cavities: int) -> _Sho
             for i in range(n):
                 sums_good[i] += values[i]
         doc = "{" + ",".join(f"{names[i]}:{values[i]!r}" for i in order) + "}"
-        shot_no = int(row[shot_col]) if shot_col else idx + 1
-        out.append((shot_no, 0 if bad else 1, doc, "; ".join(bad) if bad else None))
+        cycle = int(row[shot_col]) if shot_col else None
+        out.append((cycle if cycle is not None else idx + 1, 0 if bad else 1, doc,
+                    "; ".join(bad) if bad else None, idx + 1, cycle))
     return _Shots(out, good, sums_all, sums_good)
 
 
@@ -204,6 +235,8 @@ def _record(ctx: Context, req: MoldingImport, lot: dict[str, Any], op: Operation
         if tx.get("machine_messages", unique_id) is not None:
             raise Refused(f"{req.report.name} was imported meanwhile (another station or "
                           "import): nothing to do")
+        planned = int(lot["qty"])
+        _set_molded_qty(tx, username, req.station, lot, summary, digest)
         outcome = complete_step(ctx, step_req, extra=extra)
         step_id = tx.scalar("SELECT id FROM steps WHERE lot_id = ? AND serial IS NULL AND "
                             "op = ? ORDER BY id DESC LIMIT 1", (lot["id"], op.op))
@@ -219,9 +252,8 @@ def _record(ctx: Context, req: MoldingImport, lot: dict[str, Any], op: Operation
         cav = summary["cavities"]
         for start in range(0, total, INSERT_CHUNK):
             chunk = shots.rows[start:start + INSERT_CHUNK]
-            tx.executemany("INSERT INTO shots (lot_id, step_id, shot_no, ok, cavities, "
-                           "shot_values, problems) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           [(lot["id"], step_id, r[0], r[1], cav, r[2], r[3]) for r in chunk])
+            molding_store.insert_shots(tx, [(lot["id"], step_id, r[0], r[1], cav, r[2], r[3],
+                                             r[4], r[5]) for r in chunk])
             if on_progress:
                 on_progress("store", min(start + INSERT_CHUNK, total), total)
         signals = spc.on_shots(tx, username, req.station, lot, op, step_id, shots.rows)
@@ -237,11 +269,91 @@ def _record(ctx: Context, req: MoldingImport, lot: dict[str, Any], op: Operation
                              "shots": total, "good_shots": shots.good})
         scrapped = _reject_parts(tx, username, req.station, lot["id"], summary, digest)
         held = _hold_if_rate(tx, username, req.station, lot["id"], summary)
-    return {"lot": lot["id"], "op": op.op, "name": op.name, "status": outcome["status"],
+        held = _hold_if_overrun(tx, username, req.station, lot["id"], summary, planned) or held
+        resin = _consume_for_molded(tx, username, req.station, lot["id"], op, summary)
+    return {"qty_planned": planned, "resin_corrections": resin,
+            "lot": lot["id"], "op": op.op, "name": op.name, "status": outcome["status"],
             "step": step_id,
             "held": held or bool(outcome["held"]) or any(s["ncr"] for s in signals),
             "problems": outcome["problems"], "qty_scrapped": scrapped,
             "completed": outcome["completed"], "sha256": digest, "spc": signals, **summary}
+
+
+# Molded beyond the plan by more than this: quality confirms the lot before it moves on.
+OVERRUN_HOLD_PCT = 10.0
+
+
+def _set_molded_qty(tx: Any, username: str, station: str, lot: dict[str, Any],
+                    summary: dict[str, Any], digest: str) -> None:
+    """The lot holds what the machine molded (every shot × cavities), not what was planned:
+    its available quantity is then good parts = good shots × cavities, less later rejects."""
+    molded = summary["parts_good"] + summary["parts_rejected"]
+    if molded == lot["qty"]:
+        return
+    tx.update("lots", lot["id"], {"qty": molded})
+    tx.append_audit(username=username, station=station, action="lot.qty", entity_type="lot",
+                    entity_id=lot["id"], old={"qty": lot["qty"]}, new={"qty": molded},
+                    reason=f"molded per EUROMAP 63 report {digest[:12]}: {summary['shots']} "
+                           f"shots × {summary['cavities']} cavities (planned {lot['qty']})")
+
+
+def _hold_if_overrun(tx: Any, username: str, station: str, lot_id: str,
+                     summary: dict[str, Any], planned: int) -> bool:
+    molded = summary["parts_good"] + summary["parts_rejected"]
+    if molded <= planned * (1 + OVERRUN_HOLD_PCT / 100):
+        return False
+    reason = (f"molded {molded} parts for a lot planned at {planned} (more than "
+              f"{OVERRUN_HOLD_PCT:g} % over): quality to confirm the report and the lot")
+    lot = tx.get("lots", lot_id)
+    if lot["on_hold"]:
+        reason = f"{lot['hold_reason']}; {reason}"
+    tx.update("lots", lot_id, {"on_hold": True, "hold_reason": reason})
+    tx.append_audit(username=username, station=station, action="hold.auto",
+                    entity_type="lot", entity_id=lot_id,
+                    old={"on_hold": bool(lot["on_hold"]), "hold_reason": lot["hold_reason"]},
+                    new={"on_hold": True, "hold_reason": reason}, reason=reason)
+    return True
+
+
+def _consume_for_molded(tx: Any, username: str, station: str, lot_id: str, op: Operation,
+                        summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Material consumed up to molding (resin at drying) was planned per lot unit; what was
+    molded used per-part quantity × parts molded (good and rejected). The difference is
+    consumed from, or given back to, the material lot used, as a correction edge."""
+    lot = tx.get("lots", lot_id)
+    routing = routing_version(tx, lot["part"], lot["routing_version"])
+    lines = {b.part: b for o in routing.operations if o.op <= op.op for b in o.consumes
+             if not b.by_serial}
+    molded = summary["parts_good"] + summary["parts_rejected"]
+    now = clock.now_iso()
+    out = []
+    for r in molding_store.consumed_by_part(tx, lot_id):
+        line = lines.get(r["part"])
+        if line is None:
+            continue
+        want = line.qty * molded
+        diff = round(want - float(r["qty"]), 9)
+        if abs(diff) <= 1e-9 * max(1.0, want):
+            continue
+        last = molding_store.edge(tx, int(r["last_edge"])) or {}
+        mid = last["child"]
+        if not tx.decrement("material_lots", mid, "remaining", diff):
+            left = tx.scalar("SELECT remaining FROM material_lots WHERE id = ?", (mid,))
+            raise Refused(f"{mid} has {left:g} left; the {molded} parts molded need {diff:g} "
+                          f"more {r['part']} than was consumed: correct the material quantity")
+        tx.insert("edges", {"parent": lot_id, "child": mid, "qty": diff, "op": last["op"],
+                            "step_id": None, "station_id": station, "refdes": None,
+                            "feeder": None, "at": now})
+        why = (f"{line.qty:g} {r['part']} per part × {molded} parts molded = {want:g}; "
+               f"{float(r['qty']):g} consumed for the planned quantity")
+        tx.append_audit(username=username, station=station, action="material.correct",
+                        entity_type="lot", entity_id=lot_id,
+                        new={"material": mid, "qty": diff, "op": last["op"]}, reason=why)
+        tx.append_audit(username=username, station=station, action="material.consume",
+                        entity_type="material", entity_id=mid,
+                        new={"qty": diff, "into": [lot_id], "op": last["op"]}, reason=why)
+        out.append({"material": mid, "part": r["part"], "qty": diff, "consumed_for": want})
+    return out
 
 
 def _reject_parts(tx: Any, username: str, station: str, lot_id: str,
@@ -278,3 +390,15 @@ def _hold_if_rate(tx: Any, username: str, station: str, lot_id: str,
                     entity_type="lot", entity_id=lot_id, old={"on_hold": False},
                     new={"on_hold": True}, reason=reason)
     return True
+
+
+def list_shots(ctx: Context, lot_id: str, bad_only: bool = False) -> list[dict[str, Any]]:
+    """A lot's shots (or only those outside the validated window), each with its row in the
+    machine's report, the machine's cycle counter, the values and what was out of window."""
+    lot = get_lot(ctx.store, lot_id.strip().upper())
+    out = []
+    for r in molding_store.shots_of(ctx.store, lot["id"], bad_only=bad_only):
+        out.append({"lot": lot["id"], "report_row": r["report_row"], "cycle": r["cycle"],
+                    "shot_no": r["shot_no"], "ok": bool(r["ok"]), "cavities": r["cavities"],
+                    "problems": r["problems"], **json.loads(r["shot_values"] or "{}")})
+    return out

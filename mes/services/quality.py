@@ -14,7 +14,7 @@ from mes.services.auth import prepare_signature, require, sign, signatures_for
 from mes.services.context import Context
 from mes.services.lots import get_lot, resolve
 from mes.services.routings import routing_version
-from mes.services.steps import passed_ops
+from mes.services.steps import Target, _complete_if_done, _complete_lot_if_done, passed_ops
 from mes.store.base import Store
 
 ACTIONS = ("rework", "use-as-is", "scrap", "return-to-supplier")
@@ -216,14 +216,18 @@ def _apply(tx: Store, ctx: Context, who: str, ncr: dict[str, Any], kind: str, ac
     if kind == "material":
         if action in ("scrap", "return-to-supplier"):
             m = tx.get("material_lots", ncr["lot_id"]) or {}
-            tx.update("material_lots", ncr["lot_id"], {"status": "rejected"})
+            # Scrapped or sent back: none of it is left to use (a record of what happened,
+            # the quantity the lot had stays in the audit event).
+            tx.update("material_lots", ncr["lot_id"], {"status": "rejected", "remaining": 0})
             tx.append_audit(username=who, station=ctx.station, action=f"material.{action}",
                             entity_type="material", entity_id=ncr["lot_id"],
-                            old={"status": m.get("status")}, new={"status": "rejected"},
-                            reason=ncr["id"])
+                            old={"status": m.get("status"), "remaining": m.get("remaining")},
+                            new={"status": "rejected", "remaining": 0}, reason=ncr["id"])
         return
     lot = plan["lot"]
-    if action == "rework":
+    if action == "use-as-is":
+        _concede_failed_steps(tx, ctx, who, ncr, plan, now)
+    elif action == "rework":
         if lot["serialized"]:
             for u in plan["unit_rows"]:
                 status = "in_process"
@@ -265,6 +269,45 @@ def _apply(tx: Store, ctx: Context, who: str, ncr: dict[str, Any], kind: str, ac
                         old={"qty_scrapped": lot["qty_scrapped"]},
                         new={"qty_scrapped": lot["qty_scrapped"] + n}, reason=ncr["id"])
         _settle_lot(tx, who, ctx.station, lot["id"], ncr["id"], now)
+
+
+def _concede_failed_steps(tx: Store, ctx: Context, who: str, ncr: dict[str, Any],
+                          plan: dict[str, Any], now: str) -> None:
+    """Use-as-is accepts the item as it stands: an op whose last attempt failed (the failure
+    the NCR is about) is recorded as passed by concession, a new step pointing at the NCR,
+    so the unit continues from where it stood instead of repeating the op."""
+    lot = plan["lot"]
+    routing = routing_version(tx, lot["part"], lot["routing_version"])
+    units = plan.get("unit_rows") or []
+    for serial in [u["serial"] for u in units] if lot["serialized"] else [None]:
+        where = {"serial": serial} if serial else {"lot_id": lot["id"], "serial": None}
+        rows = tx.find("steps", where, order="id")
+        last = {r["op"]: r for r in rows if r["status"] in ("passed", "failed")}
+        conceded = [r for _, r in sorted(last.items()) if r["status"] == "failed"]
+        for failed in conceded:
+            attempt = max(r["attempt"] for r in rows if r["op"] == failed["op"]) + 1
+            data = json.loads(failed["data"]) if failed["data"] else {}
+            source = f"ncr:{ncr['id']}"
+            step_id = tx.insert("steps", {
+                "lot_id": lot["id"], "serial": serial, "op": failed["op"],
+                "station_id": failed["station_id"], "username": who, "started_at": now,
+                "completed_at": now, "status": "passed", "result": "use-as-is", "data": data,
+                "attempt": attempt, "source": source}, returning="id")
+            tx.append_audit(username=who, station=ctx.station, action="step.complete",
+                            entity_type="unit" if serial else "lot",
+                            entity_id=serial or lot["id"],
+                            new={"op": failed["op"], "step": step_id, "status": "passed",
+                                 "result": "use-as-is", "data": data, "source": source,
+                                 "consumed": [], "concedes_step": failed["id"]},
+                            reason=f"{ncr['id']} use-as-is (concession): {ncr['description']}")
+        op = routing.operation(conceded[-1]["op"]) if conceded else None
+        if op is not None:
+            unit_rows = [tx.get("units", serial) or {}] if serial else []
+            t = Target(tx.get("lots", lot["id"]) or lot, unit_rows, routing, op)
+            _complete_if_done(tx, t, serial, now)
+    if lot["serialized"] and units:
+        t = Target(tx.get("lots", lot["id"]) or lot, [], routing, routing.operations[-1])
+        _complete_lot_if_done(tx, t, now)
 
 
 def _settle_lot(tx: Store, who: str, station: str | None, lot_id: str, reason: str,

@@ -43,6 +43,14 @@ class Consumption:
     part: str
     refdes: str | None = None
     feeder: str | None = None
+    note: str | None = None  # said to the operator (e.g. the rest of a machine's installs)
+    only: str | None = None  # consumed into this one item of the step, not shared by all
+
+    def share(self, item: str, n: int) -> float | None:
+        """What `item` gets of this consumption (None: nothing) when `n` items share it."""
+        if self.only is not None:
+            return self.qty if self.only == item else None
+        return self.qty / n
 
 
 @dataclass
@@ -185,6 +193,8 @@ def _record(tx: Store, ctx: Context, actor: Actor, t: Target, req: StepRequest,
     status = "failed" if failed else "passed"
     n = len(t.keys)
     recorded, held, completed = [], [], []
+    if not failed:
+        _deduct_inspection_rejects(tx, actor, req.station, t, values)
     for serial in t.keys:
         item = t.item_of(serial)
         open_step = _open_step(tx, t, serial)
@@ -201,8 +211,8 @@ def _record(tx: Store, ctx: Context, actor: Actor, t: Target, req: StepRequest,
                 "lot_id": t.lot["id"], "serial": serial, "op": t.op.op,
                 "station_id": req.station, "username": actor.username, "started_at": now,
                 "attempt": _attempt(tx, t, serial), **row}, returning="id")
-        for c in consumptions:
-            per_unit = c.qty / n
+        mine = [(c, q) for c in consumptions if (q := c.share(item, n)) is not None]
+        for c, per_unit in mine:
             tx.insert("edges", {"parent": item, "child": c.item, "qty": per_unit,
                                 "op": t.op.op, "step_id": step_id, "station_id": req.station,
                                 "refdes": c.refdes, "feeder": c.feeder, "at": now})
@@ -210,7 +220,7 @@ def _record(tx: Store, ctx: Context, actor: Actor, t: Target, req: StepRequest,
                         entity_type="unit" if serial else "lot", entity_id=item,
                         new={"op": t.op.op, "step": step_id, "status": status,
                              "result": result, "data": values, "source": req.source,
-                             "consumed": [(c.item, c.qty / n) for c in consumptions], **extra},
+                             "consumed": [(c.item, q) for c, q in mine], **extra},
                         reason="; ".join(problems) or None)
         recorded.append(item)
         if failed:
@@ -223,7 +233,28 @@ def _record(tx: Store, ctx: Context, actor: Actor, t: Target, req: StepRequest,
         _complete_lot_if_done(tx, t, now)
     return {"op": t.op.op, "name": t.op.name, "status": status, "items": recorded,
             "held": held, "completed": completed, "problems": problems,
-            "consumed": [{"item": c.item, "qty": c.qty, "refdes": c.refdes} for c in consumptions]}
+            "consumed": [{"item": c.item, "qty": c.qty, "refdes": c.refdes} for c in consumptions],
+            "notes": [c.note for c in consumptions if c.note]}
+
+
+def _deduct_inspection_rejects(tx: Store, actor: Actor, station: str, t: Target,
+                               values: dict[str, Any]) -> None:
+    """`rejected=N` at an inspection of a lot of parts (visual inspection of molded parts):
+    N parts fewer available. More rejects than parts in the lot is refused."""
+    n = values.get("rejected")
+    if t.lot["serialized"] or t.op.activity != "inspection" or not n:
+        return
+    lot = tx.get("lots", t.lot["id"]) or t.lot
+    left = lot["qty"] - lot["qty_scrapped"]
+    if not 0 < n <= left:
+        raise Refused(f"rejected={n:g} at op {t.op.op} ({t.op.name}) but lot {lot['id']} has "
+                      f"{left:g} parts: count the rejects again")
+    changes = {"qty_scrapped": lot["qty_scrapped"] + n}
+    tx.update("lots", lot["id"], changes)
+    tx.append_audit(username=actor.username, station=station, action="lot.reject_parts",
+                    entity_type="lot", entity_id=lot["id"],
+                    old={"qty_scrapped": lot["qty_scrapped"]}, new=changes,
+                    reason=f"{n:g} parts rejected at op {t.op.op} ({t.op.name})")
 
 
 def _hold_for_failure(tx: Store, actor: Actor, station: str, t: Target, serial: str | None,
@@ -303,30 +334,60 @@ def _plan_consumption(tx: Store, t: Target, req: StepRequest) -> list[Consumptio
             raise Refused(f"{item} is a {kind}: it cannot be consumed by a step")
         covered.add(planned[-1].part)
     for line in t.op.consumes:
-        if line.part in covered or _already_installed(tx, t, line.part):
+        if line.part in covered:
             continue
+        already = _installed(tx, t, line.part)
+        rest = {item: max(0.0, round(line.qty - q, 9)) for item, q in already.items()}
+        if not any(rest.values()):
+            continue  # the machine installed the whole BOM line on every unit
         loaded = _loaded_material(tx, req.station, line.part)
         if loaded is None:
             how = "scan the unit serial with --consume" if line.by_serial else (
                 f"scan a released lot with --consume or load one on {req.station} "
                 "(`mes station load`)")
-            raise Refused(f"op {t.op.op} ({t.op.name}) consumes {line.part}: {how}")
+            short = "" if not any(already.values()) else (
+                f" (still to install after the machine's report: {_per_item(rest)})")
+            raise Refused(f"op {t.op.op} ({t.op.name}) consumes {line.part}{short}: {how}")
         material, slot = loaded
         interlocks.check_material_usable(material, t.op, today)
-        planned.append(Consumption(material["id"], "material", line.qty * units_n, line.part,
-                                   None, slot))
+        if not any(already.values()):
+            planned.append(Consumption(material["id"], "material", line.qty * units_n,
+                                       line.part, None, slot))
+            continue
+        # Installs reported by a machine are never taken for the whole BOM line: the rest is
+        # consumed from the loaded reel, and said.
+        note = (f"{line.part}: the machine reported {_per_item(already)} installed of "
+                f"{line.qty:g} per unit; the rest ({_per_item(rest)}) consumed from "
+                f"{material['id']} (slot {slot})")
+        values = set(rest.values())
+        if len(values) == 1:
+            planned.append(Consumption(material["id"], "material", values.pop() * units_n,
+                                       line.part, None, slot, note))
+            continue
+        for i, (item, q) in enumerate(i_q for i_q in rest.items() if i_q[1] > 0):
+            planned.append(Consumption(material["id"], "material", q, line.part, None, slot,
+                                       note if i == 0 else None, only=item))
     return planned
 
 
-def _already_installed(tx: Store, t: Target, part: str) -> bool:
-    """Material a machine already reported installed on every unit here (IPC-CFX
-    MaterialsInstalled), or consumed by an earlier attempt, is not consumed again."""
+def _per_item(qty: dict[str, float]) -> str:
+    values = set(qty.values())
+    if len(values) == 1:
+        return f"{values.pop():g}"
+    shown = ", ".join(f"{item} {q:g}" for item, q in list(qty.items())[:5])
+    return shown + (f" +{len(qty) - 5} more" if len(qty) > 5 else "")
+
+
+def _installed(tx: Store, t: Target, part: str) -> dict[str, float]:
+    """Quantity of `part` already on each item at this op: what a machine reported installed
+    (IPC-CFX MaterialsInstalled) or an earlier attempt consumed."""
     items = [t.item_of(k) for k in t.keys]
     marks = ", ".join("?" for _ in items)
-    done = tx.scalar(f"SELECT count(DISTINCT e.parent) FROM edges e JOIN material_lots m ON "
-                     f"m.id = e.child WHERE e.parent IN ({marks}) AND e.op = ? AND m.part = ?",
-                     (*items, t.op.op, part))
-    return int(done or 0) == len(items)
+    rows = tx.all(f"SELECT e.parent, sum(e.qty) AS qty FROM edges e JOIN material_lots m ON "
+                  f"m.id = e.child WHERE e.parent IN ({marks}) AND e.op = ? AND m.part = ? "
+                  "GROUP BY e.parent", (*items, t.op.op, part))
+    got = {r["parent"]: float(r["qty"]) for r in rows}
+    return {item: got.get(item, 0.0) for item in items}
 
 
 def _line(op: Operation, part: str) -> BomLine:
@@ -399,6 +460,7 @@ def _consume(tx: Store, actor: Actor, station: str, t: Target,
                           "lot of " + c.part)
         tx.append_audit(username=actor.username, station=station, action="material.consume",
                         entity_type=c.kind, entity_id=c.item, new={"qty": c.qty,
-                        "into": [t.item_of(k) for k in t.keys], "op": t.op.op})
+                        "into": [c.only] if c.only else [t.item_of(k) for k in t.keys],
+                        "op": t.op.op})
 
 

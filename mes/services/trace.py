@@ -9,6 +9,7 @@ from mes import clock
 from mes.domain.ids import normalise_scan
 from mes.errors import InvalidInput, Refused
 from mes.services.auth import prepare_signature, require, sign
+from mes.services.component_quality import component_quality
 from mes.services.context import Context
 from mes.services.lots import resolve
 from mes.store import genealogy
@@ -68,6 +69,8 @@ def backward(ctx: Context, item_id: str, depth: int | None = None) -> dict[str, 
             "firmware": [info[f["id"]] for f in details["firmware"]],
             "flashes": flashes,
             "containers": _containers(store, root) if kind == "unit" else [],
+            # the root's own NCRs and holds too: a trace back answers "what happened to it"
+            "quality": component_quality(store, details),
             "counts": {"edges": len(rows), **{
                 k: len({r["child"] for r in rows if r["kind"] == kk})
                 for k, kk in (("units", "unit"), ("lots", "lot"), ("materials", "material"),

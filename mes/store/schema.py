@@ -193,6 +193,12 @@ MIGRATIONS: list[list[str]] = [
             sent_at TEXT NOT NULL, finished_at TEXT, username TEXT NOT NULL)""",
         "CREATE INDEX print_jobs_file ON print_jobs(file)",
     ],
+    # Issue 11: a shot keeps both its row in the machine's report and the machine's own
+    # cycle counter (ActCntCyc; NULL when the report has none), so it can be found either way.
+    [
+        "ALTER TABLE shots ADD COLUMN report_row INTEGER",
+        "ALTER TABLE shots ADD COLUMN cycle INTEGER",
+    ],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.

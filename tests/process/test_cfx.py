@@ -45,7 +45,9 @@ def lot_of(ws: Workspace) -> str:
 
 
 def installs_for(materials: dict[str, str]) -> dict[str, str]:
-    return {"R-000123": materials["RES-10K-0402"], "R-000187": materials["MCU-STM32L432"]}
+    """The sample's reel ids and internal part numbers replaced by this plant's."""
+    return {"R-000123": materials["RES-10K-0402"], "R-000187": materials["MCU-STM32L432"],
+            "RES-0402-10K-1%": "RES-10K-0402", "MCU-STM32L476RG": "MCU-STM32L432"}
 
 
 def test_materials_installed(pcba: tuple[Workspace, list[str], dict[str, str]]) -> None:

@@ -1,0 +1,24 @@
+"""Quality records of many items at once: NCRs and hold events (issue 11 item 8).
+
+Used for what a device's subassemblies carry: a DHR or a trace back lists the NCRs and holds
+of every lot, unit and material lot in the genealogy, not only those of the root.
+"""
+
+from __future__ import annotations
+
+from mes.store.base import Row, Store
+from mes.store.genealogy import _by_ids
+
+
+def ncrs_on(store: Store, targets: list[str]) -> list[Row]:
+    """NCRs opened on any of `targets` (lot or material lot ids), oldest first."""
+    return _by_ids(store, "SELECT * FROM ncrs WHERE lot_id IN ({ids})", targets, "id")
+
+
+def hold_events(store: Store, items: list[str]) -> list[Row]:
+    """Audit events that put any of `items` on hold or took it off (automatic, NCR, recall)."""
+    return _by_ids(store, """
+        SELECT seq, at, username, action, entity_type, entity_id, reason FROM audit
+         WHERE entity_id IN ({ids}) AND (action LIKE 'hold.%' OR action LIKE 'unhold.%'
+               OR action IN ('unit.hold', 'lot.hold', 'material.hold', 'unit.unhold',
+                                'lot.unhold', 'material.unhold'))""", items, "seq")
