@@ -14,6 +14,7 @@ SESSION_HOURS = 8
 PERMISSIONS: dict[str, frozenset[str]] = {
     "user.add": frozenset({"admin"}),
     "user.qualify": frozenset({"admin", "quality"}),
+    "user.unqualify": frozenset({"quality"}),
     "user.unlock": frozenset({"admin"}),
     "user.deactivate": frozenset({"admin"}),
     "station.add": frozenset({"admin", "technician"}),

@@ -84,6 +84,8 @@ COMMANDS: dict[str, Setup] = {
                                    "New User", "--password-stdin"], "new-user-pass\n"),
     "user.qualify": lambda ws, i, n: (["user", "qualify", "omar", "smt-pnp", "--until",
                                        "2099-12-31"], ""),
+    "user.unqualify": lambda ws, i, n: (["user", "unqualify", "omar", _qualified(ws, n),
+                                         "--reason", "retraining"], ""),
     "user.unlock": lambda ws, i, n: (["user", "unlock", "omar"], ""),
     "station.add": lambda ws, i, n: (["station", "add", f"VIS-{n + 10}", "--type", "visual",
                                       "--calibration-due", "2099-12-31"], ""),
@@ -135,6 +137,11 @@ COMMANDS: dict[str, Setup] = {
 def _reviewed(ws: Workspace, lot: str) -> str:
     ws.ok("dhr", "review", lot, user="youssef")
     return lot
+
+
+def _qualified(ws: Workspace, n: int) -> str:
+    ws.ok("user", "qualify", "omar", f"visual-{n}", "--until", "2099-12-31", user="youssef")
+    return f"visual-{n}"
 
 
 def _held_lot(ws: Workspace) -> str:
