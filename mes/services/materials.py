@@ -12,7 +12,6 @@ from mes.errors import InvalidInput, NotFound, Refused
 from mes.services.auth import prepare_signature, require, sign, signatures_for
 from mes.services.context import Context
 from mes.services.routings import get_part
-from mes.store.base import Store
 
 
 @dataclass
@@ -145,12 +144,21 @@ def receive(ctx: Context, r: Receipt, scan: str | None = None) -> dict[str, Any]
     return {**row, "warnings": warnings}
 
 
-def material_for_scan(store: Store, scan: str) -> str:
-    """The material lot a supplier's GS1 label names, by what was recorded at receipt: its
-    serial (AI 21) as our id, else its GTIN and lot (AI 10) as supplier lot."""
+def item_for_scan(ctx: Context, scan: str) -> str:
+    """What a GS1 label scanned at a station names. One of our own labels (our product's
+    GTIN): its serial (AI 21), else its lot (AI 10). A supplier's label: the material lot,
+    by what was recorded at receipt: its serial (AI 21) as our id, else its GTIN and lot
+    (AI 10) as supplier lot."""
     from mes.domain.gs1 import parse_udi
+    from mes.services.routings import list_parts
 
     udi = parse_udi(scan.strip("\r\n "), clock.now().date())
+    if any(p.get("gtin") == udi.gtin for p in list_parts(ctx) if p.get("kind") != "component"):
+        if udi.serial or udi.lot:
+            return normalise_scan(udi.serial or udi.lot or "")
+        raise InvalidInput(f"the scan of our GTIN {udi.gtin} has no serial or lot: scan the "
+                           "unit's or the lot's own label", field="scan")
+    store = ctx.store
     if udi.serial:
         row = store.get("material_lots", normalise_scan(udi.serial))
         if row is not None and row["gtin"] == udi.gtin:

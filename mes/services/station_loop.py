@@ -295,16 +295,16 @@ class StationLoop:
         return reply
 
     def _gs1_material(self, line: str) -> str:
-        """A supplier's GS1 label (]d2…, ]C1…, HRI) stands for the material lot recorded
-        at its receipt: the line becomes that lot's id."""
+        """A GS1 label (]d2…, ]C1…, HRI) stands for what it names: a supplier's label for
+        the material lot recorded at its receipt, our own label for its unit or lot."""
         from mes.domain.gs1 import looks_like_gs1
 
         if not looks_like_gs1(line):
             return line
-        from mes.services.materials import material_for_scan
+        from mes.services.materials import item_for_scan
 
         self._still_authorised()
-        return material_for_scan(self.ctx.store, line)
+        return item_for_scan(self.ctx, line)
 
     def _run(self, action: Action, state: State) -> Reply:
         if action.kind == "load" and action.extra is not None:

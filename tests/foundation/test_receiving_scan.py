@@ -127,3 +127,12 @@ def test_station_loop_finds_the_material_from_the_suppliers_scan(plant: Workspac
                stdin=f"]d201{SUPPLIER_GTIN}10PASTE-LOT-1\n")
     assert f"names 2 material lots ({paste}, {second})" in r.out, r
     assert PASSWORDS  # the session-less form (--user) was used throughout
+
+
+def test_station_loop_takes_our_own_label_for_its_unit(plant: Workspace) -> None:
+    lot, (sn1, _sn2) = new_lot(plant, "DEV-OXI-100")
+    r = plant.mes("station", "run", "ASM-1", user="fatima",
+                  stdin=f"]d201{OUR_GTIN}11261102{GS}10{lot}{GS}21{sn1}\n(01){OUR_GTIN}\n")
+    a = [x for x in r.out.splitlines() if not x.startswith("  ")]
+    assert a[0] == f"OK {sn1} (lot {lot}) DEV-OXI-100: op 10 Final assembly", a
+    assert a[1].startswith("REFUSED (invalid-input): the scan of our GTIN"), a
