@@ -79,7 +79,7 @@ def test_exit_0_without_a_valid_uid_fails_everywhere(at70, output: str, why: str
     assert sql(ws, "SELECT status FROM steps WHERE serial = ? AND op = 70", (sn,)) == \
         [("failed",)]
     dhr = json.loads(ws.ok("dhr", lot, "--json", user="youssef").out)
-    assert [(f["serial"], f["verify"]) for f in dhr["firmware"]] == [(sn, "fail")]
+    assert [(f["serial"], f["verify"]) for f in dhr["flashes"]] == [(sn, "fail")]
     trace = json.loads(ws.ok("trace", "back", sn, "--json", user="youssef").out)
     assert [f["verify"] for f in trace["flashes"]] == ["fail"]
 
