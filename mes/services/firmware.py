@@ -49,7 +49,7 @@ VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}")
 MCU_UID_RE = re.compile(r"(?:0[xX])?([0-9A-Fa-f]{1,32})")
 # The programmer output contract (README, `mes flash --help`): a line `MCU_UID=<hex>` (or
 # `MCU_UID: <hex>`), 1-32 hex digits, `0x` optional, any case; the last such line counts.
-OUTPUT_UID_RE = re.compile(r"^[ \t]*MCU_UID[ \t]*[=:][ \t]*(\S*)[ \t]*$", re.MULTILINE)
+OUTPUT_UID_RE = re.compile(r"^[ \t]*MCU_UID[ \t]*[=:][ \t]*(\S*)[ \t\r]*$", re.MULTILINE)
 UID_CONTRACT = "a line MCU_UID=<1-32 hex digits> (0x optional, any case)"
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_TIMEOUT_S = 300.0

@@ -86,7 +86,8 @@ def test_exit_0_without_a_valid_uid_fails_everywhere(at70, output: str, why: str
 
 @pytest.mark.parametrize("line", ["MCU_UID=0x3a1f00c2d4e5f60718293a4b",
                                   "MCU_UID: 3A1F00C2D4E5F60718293A4B",
-                                  "  MCU_UID = 3a1f00c2d4e5f60718293a4b  "])
+                                  "  MCU_UID = 3a1f00c2d4e5f60718293a4b  ",
+                                  "MCU_UID=0X3A1F00C2D4E5F60718293A4B\r"])  # CRLF
 def test_uid_forms_of_the_contract(at70, line: str) -> None:
     ws, _lot, (sn, _) = at70
     prog = script(ws, "ok", f"print('flashing')\nprint({line!r})\n")
