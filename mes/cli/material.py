@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mes.cli.common import context, listing, parse_date, say, show
+from mes.cli.common import context, listing, note, parse_date, say, show
 
 material_app = typer.Typer(help="Incoming material lots (reels, resin, screws…).",
                            no_args_is_help=True)
@@ -23,7 +23,8 @@ def receive(
     part_opt: Annotated[str | None, typer.Option("--part", help="part number (with --scan)")]
     = None,
     qty: Annotated[float, typer.Option(help="quantity received")] = 0.0,
-    supplier_lot: Annotated[str | None, typer.Option()] = None,
+    supplier_lot: Annotated[str | None, typer.Option(
+        "--supplier-lot", "--lot", help="the supplier's lot (AI 10 of a scan)")] = None,
     id_: Annotated[str | None, typer.Option("--id", help="our id (default: next R-nnnnnn)")]
     = None,
     supplier: Annotated[str | None, typer.Option()] = None,
@@ -34,28 +35,29 @@ def receive(
     = None,
     unit_cost: Annotated[float | None, typer.Option()] = None,
     cert: Annotated[str | None, typer.Option(help="CoC / CoA reference")] = None,
-    scan: Annotated[str | None, typer.Option(help="a GS1 element string as scanned")] = None,
+    scan: Annotated[str | None, typer.Option(
+        help="the supplier label's GS1 scan (]d2…, ]C1… or HRI): fills GTIN, --supplier-lot "
+             "(AI 10), --expiry (AI 17), --id (AI 21); typed values must agree with it")]
+    = None,
 ) -> None:
-    """Receive a material lot (quarantined until quality releases it)."""
+    """Receive a material lot (quarantined until quality releases it).
+
+    With --scan the scan is stored with the receipt; material already past its expiry is
+    received in quarantine with a warning and can never be released."""
     from mes.errors import InvalidInput
-    from mes.services.materials import Receipt, receipt_from_scan, receive
+    from mes.services.materials import Receipt, receive
 
     number = part or part_opt
     if not number:
         raise InvalidInput("which part? give the part number (or --part with --scan)")
-    if scan:
-        r = receipt_from_scan(scan, number, qty)
-        r.supplier_lot = supplier_lot or r.supplier_lot
-        r.material_id = id_ or r.material_id
-        r.expiry = parse_date(expiry, "--expiry") or r.expiry
-    else:
-        r = Receipt(part=number, qty=qty, supplier_lot=supplier_lot, material_id=id_,
-                    expiry=parse_date(expiry, "--expiry"))
-    r.supplier, r.mpn, r.date_code = supplier, mpn, date_code
-    r.origin = origin.upper() if origin else None
-    r.unit_cost, r.cert = unit_cost, cert
-    row = receive(context(tctx), r)
+    r = Receipt(part=number, qty=qty, supplier_lot=supplier_lot, material_id=id_,
+                expiry=parse_date(expiry, "--expiry"), supplier=supplier, mpn=mpn,
+                date_code=date_code, origin=origin.upper() if origin else None,
+                unit_cost=unit_cost, cert=cert)
+    row = receive(context(tctx), r, scan)
     say(f"OK {row['id']} {row['part']} × {row['qty_received']:g} received: {row['status']}")
+    for warning in row["warnings"]:
+        note(f"warning: {warning}")
 
 
 @material_app.command("release")

@@ -70,6 +70,15 @@ def fw_list(tctx: typer.Context, json_: Json = False,
 
 # -- flash -------------------------------------------------------------------------------------
 
+def _timeout(value: float) -> float:
+    from mes.services.firmware import MAX_TIMEOUT_S
+
+    if not 0 < value <= MAX_TIMEOUT_S:  # false for nan too
+        raise typer.BadParameter(f"{value:g}: give the seconds the programmer may take, more "
+                                 f"than 0 and at most {MAX_TIMEOUT_S:g}")
+    return value
+
+
 def flash(
     tctx: typer.Context,
     serial: Annotated[str, typer.Argument(help="unit serial")],
@@ -81,10 +90,19 @@ def flash(
     op: Annotated[int | None, typer.Option(help="flash op (default: the routing's)")] = None,
     mcu_uid: Annotated[str | None, typer.Option(help="MCU unique id, hex")] = None,
     verify: Annotated[str | None, typer.Option(help="pass | fail (typed form)")] = None,
-    timeout: Annotated[float, typer.Option(help="programmer timeout, seconds")] = 300.0,
+    timeout: Annotated[float, typer.Option(
+        help="programmer timeout, seconds (more than 0, at most 3600); on timeout the "
+             "programmer and its child processes are killed", callback=_timeout)] = 300.0,
     json_: Json = False,
 ) -> None:
-    """Flash firmware on a unit: type the result, or wrap the programmer after `--`."""
+    """Flash firmware on a unit: type the result, or wrap the programmer after `--`.
+
+    A wrapped programmer passes when it exits 0 and prints a line MCU_UID=<hex> (or
+    MCU_UID: <hex>) with the MCU unique id: 1-32 hex digits, with or without 0x, upper or
+    lower case (MCU_UID=0x3A1F00C2, MCU_UID: 3a1f00c2). The last such line counts and
+    must match --mcu-uid when both are given. Anything else fails the step (the unit goes
+    on hold) with the reason. The full output is kept in firmware/logs/ under its sha256;
+    what is shown has its control bytes removed."""
     from mes.errors import InvalidInput
     from mes.services.firmware import FlashRequest
     from mes.services.firmware import flash as do_flash

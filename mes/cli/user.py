@@ -1,4 +1,4 @@
-"""mes user add|qualify|unlock|list."""
+"""mes user add|qualify|unqualify|unlock|list."""
 
 from __future__ import annotations
 
@@ -40,13 +40,27 @@ def qualify(
     station_type: str,
     until: Annotated[str, typer.Option(help="valid until YYYY-MM-DD")],
 ) -> None:
-    """Qualify a user for a station type until a date."""
+    """Qualify a user for a station type until a date (the latest grant is in force)."""
     from mes.services.auth import qualify as do_qualify
 
     valid = parse_date(until, "--until")
     assert valid is not None
     do_qualify(context(tctx), username, station_type, valid)
     say(f"{username} qualified for {station_type} until {valid}")
+
+
+@user_app.command("unqualify")
+def unqualify(
+    tctx: typer.Context,
+    username: str,
+    station_type: str,
+    reason: Annotated[str, typer.Option(help="why (recorded)")],
+) -> None:
+    """Revoke a user's qualification for a station type now (quality; audited)."""
+    from mes.services.auth import unqualify as do_unqualify
+
+    do_unqualify(context(tctx), username, station_type, reason)
+    say(f"{username} no longer qualified for {station_type}: {reason}")
 
 
 @user_app.command("unlock")

@@ -19,6 +19,7 @@ SESSION_IDLE_MINUTES = 15
 PERMISSIONS: dict[str, frozenset[str]] = {
     "user.add": frozenset({"admin"}),
     "user.qualify": frozenset({"admin", "quality"}),
+    "user.unqualify": frozenset({"quality"}),
     "user.unlock": frozenset({"admin"}),
     "user.deactivate": frozenset({"admin"}),
     # Changing one's own password: everyone. Setting someone else's (a reset that forces a

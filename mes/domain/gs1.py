@@ -208,6 +208,16 @@ def parse_element_string(text: str) -> dict[str, str]:
     return _parse_data(body)
 
 
+_HRI_START = re.compile(r"\s*\(\d{2,4}\)")
+
+
+def looks_like_gs1(text: str) -> bool:
+    """A scanner's GS1 output (symbology prefix, or a GS inside) or an HRI string: never
+    one of our identifiers or station commands, which have neither."""
+    body = text.strip("\r\n ")
+    return body.startswith(_SYMBOLOGY_PREFIXES) or GS in body or bool(_HRI_START.match(body))
+
+
 def format_hri(elements: dict[str, str]) -> str:
     return "".join(f"({ai}){value}" for ai, value in elements.items())
 

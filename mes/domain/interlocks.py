@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -29,15 +29,28 @@ def check_station(station: Mapping[str, Any] | None, station_id: str, op: Operat
                       "ask a technician to calibrate it")
 
 
-def check_qualified(username: str, station_type: str, valid_until: Iterable[str],
+def check_qualified(username: str, station_type: str, latest: Mapping[str, Any] | None,
                     today: date) -> None:
-    dates = sorted(valid_until)
-    if not dates:
+    """The latest grant (or revocation) for the station type is the one in force: a
+    re-grant with an earlier end date shortens the qualification (issue 11)."""
+    if latest is None:
         raise NotAuthorised(f"{username} is not qualified for {station_type} stations: "
                             "ask quality for a qualification")
-    if date.fromisoformat(dates[-1]) < today:
+    if latest.get("revoked_reason"):
+        raise NotAuthorised(f"{username}'s qualification for {station_type} was revoked on "
+                            f"{latest['valid_until']} ({latest['revoked_reason']}): ask "
+                            "quality to requalify")
+    if date.fromisoformat(latest["valid_until"]) < today:
         raise NotAuthorised(f"{username}'s qualification for {station_type} expired on "
-                            f"{dates[-1]}: ask quality to requalify")
+                            f"{latest['valid_until']}: ask quality to requalify")
+
+
+def check_not_past(value: date, today: date, option: str) -> None:
+    """A qualification or calibration that would already have ended is a typing error."""
+    if value < today:
+        raise InvalidInput(f"{option} {value.isoformat()} is already past (today is "
+                           f"{today.isoformat()}): give a date from today on",
+                           field=option.lstrip("-"))
 
 
 def check_workable(kind: str, item_id: str, status: str, on_hold: bool,

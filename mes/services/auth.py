@@ -169,13 +169,20 @@ def require(ctx: Context, action: str) -> Actor:
     return actor
 
 
+def latest_qualification(store: Store, username: str, station_type: str
+                         ) -> dict[str, Any] | None:
+    """The grant or revocation in force: the latest recorded, whatever its end date."""
+    rows = store.find("qualifications", {"username": username, "station_type": station_type},
+                      order="id DESC", limit=1)
+    return rows[0] if rows else None
+
+
 def require_qualified(ctx: Context, actor: Actor, station_type: str) -> None:
     from mes.domain.interlocks import check_qualified
 
-    rows = ctx.store.find("qualifications", {"username": actor.username,
-                                             "station_type": station_type})
     try:
-        check_qualified(actor.username, station_type, [r["valid_until"] for r in rows],
+        check_qualified(actor.username, station_type,
+                        latest_qualification(ctx.store, actor.username, station_type),
                         clock.now().date())
     except NotAuthorised as exc:
         _audit_denied(ctx.store, actor.username, ctx.station, f"step on {station_type}",
@@ -232,11 +239,15 @@ def add_user(ctx: Context, username: str, full_name: str, role: str, password: s
 
 
 def qualify(ctx: Context, username: str, station_type: str, until: date) -> None:
+    """A new grant replaces the one in force, longer or shorter (the latest wins)."""
+    from mes.domain.interlocks import check_not_past
+
     actor = require(ctx, "user.qualify")
     store = ctx.store
     if store.get("users", username) is None:
         raise NotFound(f"no user {username}: add it with `mes user add`")
     check_id(station_type.upper(), "station type")
+    check_not_past(until, clock.now().date(), "--until")
     with store.transaction():
         store.insert("qualifications", {"username": username, "station_type": station_type,
                                         "valid_until": until.isoformat(),
@@ -321,6 +332,35 @@ def set_password(ctx: Context, change: PasswordChange, password: str) -> dict[st
             "changed_at": now}
 
 
+def unqualify(ctx: Context, username: str, station_type: str, reason: str) -> dict[str, Any]:
+    """Revoke a qualification now: recorded as a revocation row (records are never
+    deleted), which becomes the latest, so the user may no longer post steps there."""
+    actor = require(ctx, "user.unqualify")
+    store = ctx.store
+    if not reason.strip():
+        raise InvalidInput("revoking a qualification needs a --reason", field="reason")
+    if store.get("users", username) is None:
+        raise NotFound(f"no user {username}: see `mes user list`")
+    current = latest_qualification(store, username, station_type)
+    today = clock.now().date()
+    if current is None or current["revoked_reason"] or \
+            date.fromisoformat(current["valid_until"]) < today:
+        raise Refused(f"{username} has no qualification in force for {station_type}: "
+                      "nothing to revoke (see `mes user list`)")
+    row = {"username": username, "station_type": station_type,
+           "valid_until": today.isoformat(), "granted_by": actor.username,
+           "granted_at": clock.now_iso(), "revoked_reason": reason}
+    with store.transaction():
+        store.insert("qualifications", row)
+        store.append_audit(username=actor.username, station=ctx.station,
+                           action="user.unqualify", entity_type="user", entity_id=username,
+                           old={"station_type": station_type,
+                                "valid_until": current["valid_until"]},
+                           new={"station_type": station_type, "revoked": today.isoformat()},
+                           reason=reason)
+    return row
+
+
 def unlock(ctx: Context, username: str) -> None:
     actor = require(ctx, "user.unlock")
     user = ctx.store.get("users", username)
@@ -356,10 +396,11 @@ def deactivate(ctx: Context, username: str, reason: str) -> None:
 
 def list_users(ctx: Context) -> list[dict[str, Any]]:
     rows = ctx.store.find("users", order="username")
-    quals = ctx.store.find("qualifications", order="station_type")
+    quals = ctx.store.find("qualifications", order="id")
     out = []
     for r in rows:
-        q = {x["station_type"]: x["valid_until"] for x in quals if x["username"] == r["username"]}
+        latest = {x["station_type"]: x for x in quals if x["username"] == r["username"]}
+        q = {t: x["valid_until"] for t, x in sorted(latest.items()) if not x["revoked_reason"]}
         out.append({"username": r["username"], "full_name": r["full_name"], "role": r["role"],
                     "active": bool(r["active"]), "locked": bool(r["locked"]),
                     "qualifications": q})

@@ -13,10 +13,12 @@ attempts stay in ``flashes`` and in the failed step; the unit goes on hold per t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -46,9 +48,16 @@ from mes.store.base import Store
 
 VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}")
 MCU_UID_RE = re.compile(r"(?:0[xX])?([0-9A-Fa-f]{1,32})")
-OUTPUT_UID_RE = re.compile(r"MCU_UID\s*[=:]\s*(0[xX][0-9A-Fa-f]{1,32})")
+# The programmer output contract (README, `mes flash --help`): a line `MCU_UID=<hex>` (or
+# `MCU_UID: <hex>`), 1-32 hex digits, `0x` optional, any case; the last such line counts.
+OUTPUT_UID_RE = re.compile(r"^[ \t]*MCU_UID[ \t]*[=:][ \t]*(\S*)[ \t\r]*$", re.MULTILINE)
+UID_CONTRACT = "a line MCU_UID=<1-32 hex digits> (0x optional, any case)"
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_TIMEOUT_S = 300.0
+MAX_TIMEOUT_S = 3600.0
+# What the operator sees of the programmer's output: no terminal control sequences.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 UNKNOWN_UID = "unknown"
 
 
@@ -228,6 +237,32 @@ class _Run:
     output_tail: str = ""
 
 
+def check_timeout(seconds: float) -> float:
+    """A programmer timeout is a positive, finite number of seconds, at most an hour."""
+    if not 0 < seconds <= MAX_TIMEOUT_S:  # also false for nan
+        raise InvalidInput(f"--timeout {seconds:g}: give the seconds the programmer may take, "
+                           f"more than 0 and at most {MAX_TIMEOUT_S:g}", field="timeout")
+    return seconds
+
+
+def printable(text: str) -> str:
+    """Programmer output as shown to a person: escape sequences dropped, other control
+    bytes as `?` (the raw bytes stay in the log named by their sha256)."""
+    return _CONTROL.sub("?", _ANSI.sub("", text.replace("\r\n", "\n")))
+
+
+def _output_uid(text: str) -> tuple[str | None, str | None]:
+    """(MCU UID, problem) from the programmer's output, by the contract above."""
+    found = OUTPUT_UID_RE.findall(text)
+    if not found:  # a problem only where the op records the id (see _record)
+        return None, None
+    m = MCU_UID_RE.fullmatch(found[-1])
+    if not m:
+        return None, (f"the programmer reported MCU_UID={printable(found[-1])[:40]!r}, "
+                      f"expected {UID_CONTRACT}")
+    return "0x" + m.group(1).upper(), None
+
+
 def _normalise_uid(raw: str) -> str:
     m = MCU_UID_RE.fullmatch(raw.strip())
     if not m:
@@ -289,6 +324,7 @@ def flash(ctx: Context, req: FlashRequest) -> dict[str, Any]:
     interlocks.check_workable("unit", serial, unit["status"], bool(unit["on_hold"]),
                               unit["hold_reason"])
     interlocks.check_order(routing, op, passed_ops(store, lot, unit), serial)
+    check_timeout(req.timeout_s)
     given_uid = _normalise_uid(req.mcu_uid) if req.mcu_uid else None
     attempt = int(store.scalar("SELECT count(*) FROM flashes WHERE serial = ?", (serial,))) + 1
     if req.command:
@@ -322,13 +358,7 @@ def _run_programmer(ctx: Context, req: FlashRequest, image: dict[str, Any], seri
                        "(give its full path or put it on PATH); nothing was recorded")
     started = time.monotonic()
     try:
-        proc = subprocess.run([exe, *argv[1:]], capture_output=True, timeout=req.timeout_s,
-                              stdin=subprocess.DEVNULL, check=False)
-        output, status = proc.stdout + proc.stderr, proc.returncode
-        problems = [] if status == 0 else [f"programmer exit status {status}"]
-    except subprocess.TimeoutExpired as exc:
-        output = (exc.stdout or b"") + (exc.stderr or b"")
-        status, problems = None, [f"programmer timed out after {req.timeout_s:g} s"]
+        output, status, problems = _run_in_own_group([exe, *argv[1:]], req.timeout_s)
     except OSError as exc:
         raise InvalidInput(f"programmer {argv[0]!r} cannot be run ({exc.strerror}): check "
                            "the command after --; nothing was recorded") from None
@@ -336,12 +366,38 @@ def _run_programmer(ctx: Context, req: FlashRequest, image: dict[str, Any], seri
     digest = hashlib.sha256(output).hexdigest()
     _keep_log(ctx, serial, digest, output)
     text = output.decode("utf-8", "replace")
-    found = OUTPUT_UID_RE.findall(text)
-    out_uid = _normalise_uid(found[-1]) if found else None
+    out_uid, uid_problem = _output_uid(text)
+    if uid_problem:
+        problems.append(uid_problem)
     if uid and out_uid and uid != out_uid:
         problems.append(f"programmer read MCU_UID {out_uid}, not {uid}")
     verify = "pass" if not problems else "fail"
-    return _Run(verify, status, duration, digest, out_uid or uid, problems, text[-2000:])
+    return _Run(verify, status, duration, digest, out_uid or uid, problems,
+                printable(text[-2000:]))
+
+
+def _run_in_own_group(argv: list[str], timeout_s: float) -> tuple[bytes, int | None, list[str]]:
+    """Run the programmer as the leader of its own process group; when it times out, or
+    when it exits leaving children behind (which would keep holding the probe), the whole
+    group is killed."""
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+        status: int | None = proc.returncode
+        problems = [] if status == 0 else [f"programmer exit status {status}"]
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        out, err = proc.communicate()
+        status, problems = None, [f"programmer timed out after {timeout_s:g} s (killed with "
+                                  "its child processes)"]
+    _kill_group(proc.pid)
+    return out + err, status, problems
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _keep_log(ctx: Context, serial: str, digest: str, output: bytes) -> None:
@@ -359,14 +415,16 @@ def _record(ctx: Context, req: FlashRequest, op: Operation, image: dict[str, Any
     store = ctx.store
     problems = list(run.problems)
     if run.verify == "pass" and run.mcu_uid is None and op.data_spec("mcu_uid") is not None:
-        problems.append("the programmer reported no MCU_UID: the unit's MCU id is unknown")
+        problems.append(f"the programmer reported no MCU UID (expected {UID_CONTRACT}): "
+                        "the unit's MCU id is unknown")
     data: dict[str, str] = {}
     if op.data_spec("mcu_uid") is not None:
         data["mcu_uid"] = run.mcu_uid or UNKNOWN_UID
     if op.data_spec("attempts") is not None:
         data["attempts"] = str(attempt)
     result = "pass" if run.verify == "pass" and not problems else "fail"
-    extra = {"image": image["id"], "image_sha256": image["sha256"], "verify": run.verify,
+    extra = {"image": image["id"], "image_sha256": image["sha256"],
+             "programmer_verify": run.verify,
              "exit_status": run.exit_status, "flash_attempt": attempt,
              "flash_problems": problems}
     step_req = StepRequest(scan=serial, op=op.op, station=req.station, data=data,
@@ -374,11 +432,14 @@ def _record(ctx: Context, req: FlashRequest, op: Operation, image: dict[str, Any
     now = clock.now_iso()
     with store.transaction() as tx:
         outcome = complete_step(ctx, step_req, extra=extra)
+        # One outcome: the flash verified only if its step passed (no "pass" beside a
+        # failed step in flashes, the DHR or the trace).
+        verify = "pass" if outcome["status"] == "passed" else "fail"
         step_id = tx.scalar("SELECT id FROM steps WHERE serial = ? AND op = ? ORDER BY id DESC "
                             "LIMIT 1", (serial, op.op))
         flash_row = {"serial": serial, "image_id": image["id"], "image_sha256": image["sha256"],
                      "mcu_uid": run.mcu_uid, "station_id": req.station, "attempt": attempt,
-                     "verify": run.verify, "exit_status": run.exit_status,
+                     "verify": verify, "exit_status": run.exit_status,
                      "duration_ms": run.duration_ms, "output_sha256": run.output_sha256,
                      "step_id": step_id, "at": now}
         flash_id = tx.insert("flashes", flash_row, returning="id")
@@ -396,7 +457,7 @@ def _record(ctx: Context, req: FlashRequest, op: Operation, image: dict[str, Any
                                 entity_type="unit", entity_id=serial, old={"mcu_uid": old},
                                 new={"mcu_uid": run.mcu_uid})
     return {"serial": serial, "image": image["id"], "sha256": image["sha256"], "op": op.op,
-            "station": req.station, "attempt": attempt, "verify": run.verify,
+            "station": req.station, "attempt": attempt, "verify": verify,
             "status": outcome["status"], "held": bool(outcome["held"]),
             "problems": outcome["problems"] + [p for p in problems
                                                if p not in outcome["problems"]],

@@ -146,8 +146,8 @@ def firmware_version(store: Store, serial: str) -> str | None:
                         "WHERE e.parent = ? ORDER BY e.id DESC LIMIT 1", (item,))
         if row is None:
             row = store.one("SELECT f.version FROM flashes x JOIN firmware f ON f.id = "
-                            "x.image_id WHERE x.serial = ? AND (x.exit_status IS NULL OR "
-                            "x.exit_status = 0) ORDER BY x.id DESC LIMIT 1", (item,))
+                            "x.image_id WHERE x.serial = ? AND x.verify = 'pass' "
+                            "ORDER BY x.id DESC LIMIT 1", (item,))
         if row is not None:
             return str(row["version"])
     return None

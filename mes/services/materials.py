@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -28,25 +28,81 @@ class Receipt:
     unit_cost: float | None = None
     cert: str | None = None
     gtin: str | None = None
+    raw_scan: str | None = None  # the GS1 scan as the scanner sent it, kept with the receipt
 
 
-def receipt_from_scan(scan: str, part: str, qty: float) -> Receipt:
-    """A GS1 scan fills GTIN, lot (as supplier lot), expiry and serial (as our id)."""
+def merge_scan(typed: Receipt, scan: str) -> Receipt:
+    """The scan's GTIN, lot (AI 10, as supplier lot), expiry (AI 17) and serial (AI 21, as
+    our id) with the typed fields: a typed value the scan contradicts is refused, naming
+    both (a scan and a typed option that disagree are an error, not a preference)."""
     from mes.domain.gs1 import parse_udi
 
+    raw = scan.strip("\r\n")
+    if not raw.strip():
+        raise InvalidInput("--scan is empty: scan the supplier's label again, or type the "
+                           "fields without --scan", field="scan")
+    if len(raw) > 500 or "\n" in raw or "\r" in raw:
+        raise InvalidInput("--scan: one scanned label of at most 500 characters, please",
+                           field="scan")
     try:
-        udi = parse_udi(scan, clock.now().date())
+        udi = parse_udi(raw, clock.now().date())
     except InvalidInput as exc:  # name the field the operator knows, not only the AI
         field = exc.field or "scan"
         raise InvalidInput(f"--scan: {field}: {exc.message}: scan the label again or type "
                            "the fields", field=field) from None
-    return Receipt(part=part, qty=qty, supplier_lot=udi.lot, gtin=udi.gtin, expiry=udi.expiry,
-                   material_id=udi.serial)
+    r = replace(typed, gtin=udi.gtin, raw_scan=raw)
+    for name, option, ai, scanned in (
+            ("supplier_lot", "--supplier-lot", "10", udi.lot),
+            ("expiry", "--expiry", "17", udi.expiry),
+            ("material_id", "--id", "21", udi.serial)):
+        if scanned is None:
+            continue
+        value = getattr(typed, name)
+        if value is not None and _as_text(value, name) != _as_text(scanned, name):
+            raise InvalidInput(f"{option} {_as_text(value, name)} contradicts the scan's AI "
+                               f"({ai}) {_as_text(scanned, name)}: give what the label says, "
+                               f"or leave {option} out", field=name)
+        setattr(r, name, scanned)
+    return r
 
 
-def receive(ctx: Context, r: Receipt) -> dict[str, Any]:
+def _as_text(value: Any, name: str) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    return normalise_scan(value) if name == "material_id" else str(value)
+
+
+def _check_not_ours(ctx: Context, gtin: str | None) -> None:
+    """A purchased part never carries one of the plant's own product GTINs: that scan is
+    of a label printed here (a device), not of a supplier's material."""
+    from mes.services.routings import list_parts
+
+    if gtin is None:
+        return
+    ours = next((p for p in list_parts(ctx)
+                 if p.get("gtin") == gtin and p.get("kind") != "component"), None)
+    if ours is not None:
+        raise Refused(f"the scan's GTIN {gtin} is this plant's own {ours['kind']} "
+                      f"{ours['number']}, not a purchased part: scan the supplier's label")
+
+
+def expired(m: dict[str, Any] | Receipt, today: date) -> bool:
+    """Past its use-by date (the expiry day itself is still usable)."""
+    expiry = m.expiry if isinstance(m, Receipt) else m.get("expiry")
+    if isinstance(expiry, str):
+        expiry = date.fromisoformat(expiry)
+    return expiry is not None and expiry < today
+
+
+def receive(ctx: Context, r: Receipt, scan: str | None = None) -> dict[str, Any]:
+    """Receive a lot; with `scan`, the GS1 scan of its label fills and cross-checks the
+    fields and is stored with the receipt. Material already past its expiry is received
+    in quarantine with a warning: it can never be released."""
     actor = require(ctx, "material.receive")
     store = ctx.store
+    if scan is not None:
+        r = merge_scan(r, scan)
+        _check_not_ours(ctx, r.gtin)
     part = get_part(store, r.part)
     if part.kind not in ("component", "firmware"):
         raise Refused(f"{r.part} is a {part.kind}: it is made here, not received")
@@ -66,7 +122,12 @@ def receive(ctx: Context, r: Receipt) -> dict[str, Any]:
                                "text (at most 200 characters)", field=name)
     if r.material_id:
         check_id(normalise_scan(r.material_id), "material id")
-    status = "quarantine" if part.incoming_inspection else "released"
+    warnings = []
+    if expired(r, clock.now().date()):
+        assert r.expiry is not None
+        warnings.append(f"{r.part} expired on {r.expiry.isoformat()}: received in "
+                        "quarantine, it cannot be released; reject it or return it")
+    status = "quarantine" if part.incoming_inspection or warnings else "released"
     with store.transaction() as tx:
         mid = normalise_scan(r.material_id) if r.material_id else \
             f"R-{tx.next_counter('material'):06d}"
@@ -76,11 +137,47 @@ def receive(ctx: Context, r: Receipt) -> dict[str, Any]:
                "expiry": r.expiry.isoformat() if r.expiry else None, "origin": origin,
                "unit_cost": unit_cost, "cert": r.cert, "gtin": r.gtin, "qty_received": r.qty,
                "remaining": r.qty, "status": status, "received_at": clock.now_iso(),
-               "received_by": actor.username}
+               "received_by": actor.username, "raw_scan": r.raw_scan}
         tx.insert("material_lots", row)
         tx.append_audit(username=actor.username, station=ctx.station, action="material.receive",
                         entity_type="material", entity_id=mid, new=row)
-    return row
+    return {**row, "warnings": warnings}
+
+
+def item_for_scan(ctx: Context, scan: str) -> str:
+    """What a GS1 label scanned at a station names. One of our own labels (our product's
+    GTIN): its serial (AI 21), else its lot (AI 10). A supplier's label: the material lot,
+    by what was recorded at receipt: its serial (AI 21) as our id, else its GTIN and lot
+    (AI 10) as supplier lot."""
+    from mes.domain.gs1 import parse_udi
+    from mes.services.routings import list_parts
+
+    udi = parse_udi(scan.strip("\r\n "), clock.now().date())
+    if any(p.get("gtin") == udi.gtin for p in list_parts(ctx) if p.get("kind") != "component"):
+        if udi.serial or udi.lot:
+            return normalise_scan(udi.serial or udi.lot or "")
+        raise InvalidInput(f"the scan of our GTIN {udi.gtin} has no serial or lot: scan the "
+                           "unit's or the lot's own label", field="scan")
+    store = ctx.store
+    if udi.serial:
+        row = store.get("material_lots", normalise_scan(udi.serial))
+        if row is not None and row["gtin"] == udi.gtin:
+            return str(row["id"])
+    what = f"GTIN {udi.gtin}" + (f", lot {udi.lot}" if udi.lot else "")
+    rows = store.find("material_lots", {"gtin": udi.gtin, "supplier_lot": udi.lot},
+                      order="id") if udi.lot else []
+    if len(rows) > 1:  # several reels of one supplier lot: the one in use, if only one
+        usable = [r for r in rows if r["status"] == "released" and not r["on_hold"]
+                  and r["remaining"] > 0]
+        rows = usable if usable else rows
+    if not rows:
+        raise NotFound(f"no material lot was received with {what}: receive it with "
+                       "`mes material receive --scan`, or scan our own label of the lot")
+    if len(rows) > 1:
+        ids = ", ".join(r["id"] for r in rows[:5])
+        raise Refused(f"{what} names {len(rows)} material lots ({ids}): scan our own "
+                      "label of the one you hold")
+    return str(rows[0]["id"])
 
 
 def _material(ctx: Context, material_id: str) -> dict[str, Any]:
@@ -108,6 +205,9 @@ def _disposition(ctx: Context, material_id: str, status: str, action: str, meani
                       f"{status}")
     signer = prepare_signature(ctx, action, meaning)
     with ctx.store.transaction() as tx:
+        if status == "released" and expired(m, clock.now().date()):
+            raise Refused(f"material {m['id']} expired on {m['expiry']}: it cannot be "
+                          "released; reject it (`mes material reject --reason`)")
         if tx.update("material_lots", m["id"], {"status": status},
                      expect={"status": "quarantine"}) != 1:
             raise Refused(f"material {m['id']} changed meanwhile: try again")

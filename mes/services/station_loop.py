@@ -254,6 +254,7 @@ class StationLoop:
 
     def handle(self, line: str) -> Reply | None:
         """Answer one line; MesError means refused (and the state is unchanged)."""
+        line = self._gs1_material(line)
         action, state = parse(self.state, line)
         if action.kind == "noop":
             return None
@@ -292,6 +293,18 @@ class StationLoop:
                               "material can be used: put it aside")
         reply = self._run(action, state)
         return reply
+
+    def _gs1_material(self, line: str) -> str:
+        """A GS1 label (]d2…, ]C1…, HRI) stands for what it names: a supplier's label for
+        the material lot recorded at its receipt, our own label for its unit or lot."""
+        from mes.domain.gs1 import looks_like_gs1
+
+        if not looks_like_gs1(line):
+            return line
+        from mes.services.materials import item_for_scan
+
+        self._still_authorised()
+        return item_for_scan(self.ctx, line)
 
     def _run(self, action: Action, state: State) -> Reply:
         if action.kind == "load" and action.extra is not None:

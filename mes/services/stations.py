@@ -7,6 +7,7 @@ from typing import Any
 
 from mes import clock
 from mes.domain.ids import check_id
+from mes.domain.interlocks import check_not_past
 from mes.errors import NotFound, Refused
 from mes.services.auth import require
 from mes.services.context import Context
@@ -17,6 +18,8 @@ def add_station(ctx: Context, station_id: str, station_type: str, site_id: str |
                 calibration_due: date | None) -> dict[str, Any]:
     actor = require(ctx, "station.add")
     check_id(station_id, "station id")
+    if calibration_due is not None:
+        check_not_past(calibration_due, clock.now().date(), "--calibration-due")
     the_site = site(ctx, site_id)
     store = ctx.store
     if store.get("stations", station_id):
@@ -37,6 +40,7 @@ def update_station(ctx: Context, station_id: str, *, calibration_due: date | Non
     old = get_station(ctx, station_id)
     changes: dict[str, Any] = {}
     if calibration_due is not None:
+        check_not_past(calibration_due, clock.now().date(), "--calibration-due")
         changes["calibration_due"] = calibration_due.isoformat()
     if active is not None:
         changes["active"] = active

@@ -179,11 +179,37 @@ def complete_step(ctx: Context, req: StepRequest, *, extra: dict[str, Any] | Non
         result = interlocks.check_result(t.op, req.result)
         failed = bool(check.out_of_limits) or result == "fail"
         problems = list(check.out_of_limits) + (["result fail"] if result == "fail" else [])
+        if not failed:
+            _check_labelled(tx, t)
         consumptions = _plan_consumption(tx, t, req)
         outcome = _record(tx, ctx, actor, t, req, check.values, result, failed, problems,
                           consumptions, extra or {})
         outcome["spc"] = spc.on_step(tx, actor, req.station, t, check.values)  # issue 16
     return outcome
+
+
+def _check_labelled(tx: Store, t: Target) -> None:
+    """A labeling op, and packing in a routing that labels, passes only when every item in
+    scope has a printed label for this lot that was verified (21 CFR 820.120, 820.184(e))."""
+    from mes.store.labels import label_in_force
+
+    labels = t.op.label or (t.op.activity == "packing"
+                            and any(o.label for o in t.routing.operations))
+    if not labels:
+        return
+    items = [t.item_of(k) for k in t.keys]
+    found = {i: label_in_force(tx, i, t.lot["id"]) for i in items}
+    missing = [i for i, row in found.items() if row is None]
+    unverified = [i for i, row in found.items() if row is not None and not row["verified"]]
+    more = len(missing) + len(unverified) - 1
+    also = f" (and {more} more)" if more > 0 else ""
+    if missing:
+        raise Refused(f"op {t.op.op} ({t.op.name}): {missing[0]} has no label for lot "
+                      f"{t.lot['id']}{also}: print it with `mes label print` first")
+    if unverified:
+        raise Refused(f"op {t.op.op} ({t.op.name}): the label of {unverified[0]} was not "
+                      f"verified (ZPL or --no-verify){also}: reprint it as a verified PDF "
+                      "(`mes label print … --reprint --reason …`)")
 
 
 def _record(tx: Store, ctx: Context, actor: Actor, t: Target, req: StepRequest,

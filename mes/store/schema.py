@@ -199,6 +199,14 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE shots ADD COLUMN report_row INTEGER",
         "ALTER TABLE shots ADD COLUMN cycle INTEGER",
     ],
+    # Issue 11 (records that are right): a qualification row with `revoked_reason` is a
+    # revocation (`mes user unqualify`, valid_until = the day it ended); the latest row of
+    # a user and station type is the one in force. A receipt keeps the raw scan it was
+    # received from.
+    [
+        "ALTER TABLE qualifications ADD COLUMN revoked_reason TEXT",
+        "ALTER TABLE material_lots ADD COLUMN raw_scan TEXT",
+    ],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.

@@ -53,12 +53,16 @@ def test_station_refusals(row: dict[str, Any] | None, exc: type, words: str) -> 
 # -- qualifications ------------------------------------------------------------------------
 
 def test_qualified() -> None:
-    interlocks.check_qualified("fatima", "spi", ["2026-06-15"], TODAY)
-    interlocks.check_qualified("fatima", "spi", ["2020-01-01", "2027-01-01"], TODAY)
+    def grant(until: str, revoked: str | None = None) -> dict[str, str | None]:
+        return {"valid_until": until, "revoked_reason": revoked}
+
+    interlocks.check_qualified("fatima", "spi", grant("2026-06-15"), TODAY)
     with pytest.raises(NotAuthorised, match="not qualified"):
-        interlocks.check_qualified("fatima", "spi", [], TODAY)
+        interlocks.check_qualified("fatima", "spi", None, TODAY)
     with pytest.raises(NotAuthorised, match="expired on 2026-06-14"):
-        interlocks.check_qualified("fatima", "spi", ["2026-06-14"], TODAY)
+        interlocks.check_qualified("fatima", "spi", grant("2026-06-14"), TODAY)
+    with pytest.raises(NotAuthorised, match=r"revoked on 2026-06-10 \(retraining\)"):
+        interlocks.check_qualified("fatima", "spi", grant("2026-06-10", "retraining"), TODAY)
 
 
 # -- holds and states ---------------------------------------------------------------------

@@ -7,9 +7,11 @@ import io
 import json
 import re
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
+from tests.conftest import TestClock as Clock
 from tests.conftest import Workspace
 from tests.foundation.helpers import (
     PCBA,
@@ -221,8 +223,8 @@ REFUSALS: dict[str, tuple[Setup, int, str]] = {
     "wrong station type": (lambda ws, lot, s: complete_args(ws, s[0], 10, station="SPI-1"), 4,
                            "smt-printer station"),
     "calibration expired": (
-        lambda ws, lot, s: (ws.ok("station", "update", "PRN-1", "--calibration-due",
-                                  "2020-01-31", user="tarik"),
+        lambda ws, lot, s: (sql(ws, "UPDATE stations SET calibration_due = '2020-01-31' "
+                                "WHERE id = 'PRN-1'"),  # a past date cannot be typed
                             complete_args(ws, s[0], 10))[1], 4, "calibration expired"),
     "missing data": (
         lambda ws, lot, s: ["step", "complete", s[0], "--op", 10, "--station", "PRN-1",
@@ -271,17 +273,19 @@ def test_quality_may_not_record_steps(plant: Workspace) -> None:
     assert_only_denied(plant, before)
 
 
-@pytest.mark.parametrize("until", [None, "2020-01-31"])
-def test_qualification_needed(plant: Workspace, until: str | None) -> None:
+@pytest.mark.parametrize("until", [None, "2026-11-30"])
+def test_qualification_needed(plant: Workspace, until: str | None,
+                              test_clock: Clock) -> None:
     plant.ok("user", "add", "omar", "--role", "operator", "--name", "Omar Tazi",
              "--password-stdin", user="amina", stdin="omar-pass-1\n")
     if until:
         plant.ok("user", "qualify", "omar", "smt-printer", "--until", until, user="youssef")
+        test_clock.advance(timedelta(days=30))  # the end date passes
     _lot, [u1, _] = _ready(plant)
     before = plant.dump()
     r = plant.mes(*complete_args(plant, u1, 10), user="omar")
     assert r.code == 6, r
-    assert ("expired on 2020-01-31" if until else "not qualified") in r.err
+    assert ("expired on 2026-11-30" if until else "not qualified") in r.err
     assert_only_denied(plant, before)
     assert plant.mes("step", "start", u1, "--op", 10, "--station", "PRN-1",
                      user="omar").code == 6

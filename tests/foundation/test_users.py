@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from mes import clock
 from tests.conftest import PASSWORDS, Workspace
+from tests.conftest import TestClock as Clock
 from tests.foundation.helpers import assert_only_denied, audit_actions, sql
 
 
@@ -77,6 +78,78 @@ def test_qualify(workspace: Workspace) -> None:
                       user="tarik")
     assert r.code == 6, r
     assert_only_denied(workspace, before)
+
+
+def test_latest_grant_is_in_force(plant: Workspace, test_clock: Clock) -> None:
+    """A re-grant with an earlier end date shortens the qualification (issue 11)."""
+    plant.ok("user", "add", "omar", "--role", "operator", "--name", "Omar Tazi",
+             "--password-stdin", user="amina", stdin="omar-pass-1\n")
+    plant.ok("user", "qualify", "omar", "smt-printer", "--until", "2099-12-31", user="youssef")
+    plant.ok("user", "qualify", "omar", "smt-printer", "--until", "2026-11-02", user="youssef")
+    assert users(plant)["omar"]["qualifications"] == {"smt-printer": "2026-11-02"}
+    plant.ok("step", "start", _unit(plant), "--op", 10, "--station", "PRN-1", user="omar")
+    test_clock.advance(timedelta(days=1))
+    sn = _unit(plant)
+    before = plant.dump()
+    r = plant.mes("step", "start", sn, "--op", 10, "--station", "PRN-1", user="omar")
+    assert r.code == 6 and "expired on 2026-11-02" in r.err, r
+    assert_only_denied(plant, before)
+
+
+def _unit(ws: Workspace) -> str:
+    return str(json.loads(ws.ok("lot", "create", "PCBA-OXI-100", "--qty", 1, "--json",
+                                user="fatima").out)["serials"][0])
+
+
+def test_unqualify(plant: Workspace) -> None:
+    plant.ok("user", "add", "omar", "--role", "operator", "--name", "Omar Tazi",
+             "--password-stdin", user="amina", stdin="omar-pass-1\n")
+    plant.ok("user", "qualify", "omar", "smt-printer", "--until", "2099-12-31", user="youssef")
+    sn = _unit(plant)
+    # only quality revokes; a reason is required
+    before = plant.dump()
+    r = plant.mes("user", "unqualify", "omar", "smt-printer", "--reason", "x", user="amina")
+    assert r.code == 6, r
+    assert_only_denied(plant, before)
+    before = plant.dump()
+    r = plant.mes("user", "unqualify", "omar", "smt-printer", "--reason", " ", user="youssef")
+    assert r.code == 5 and r.err.startswith("mes: ") and "--reason" in r.err, r
+    assert plant.dump() == before
+    r = plant.mes("user", "unqualify", "omar", "aoi", "--reason", "x", user="youssef")
+    assert r.code == 4 and "no qualification in force for aoi" in r.err, r
+    assert plant.dump() == before
+
+    plant.ok("user", "unqualify", "omar", "smt-printer", "--reason", "failed audit 11/26",
+             user="youssef")
+    event = sql(plant, "SELECT action, username, entity_id, reason FROM audit "
+                       "ORDER BY seq DESC LIMIT 1")[0]
+    assert event == ("user.unqualify", "youssef", "omar", "failed audit 11/26")
+    assert users(plant)["omar"]["qualifications"] == {}
+    before = plant.dump()
+    r = plant.mes("step", "start", sn, "--op", 10, "--station", "PRN-1", user="omar")
+    assert r.code == 6 and "revoked on 2026-11-02 (failed audit 11/26)" in r.err, r
+    assert_only_denied(plant, before)
+    # requalifying is a new grant, which is then the one in force
+    plant.ok("user", "qualify", "omar", "smt-printer", "--until", "2027-03-31", user="youssef")
+    plant.ok("step", "start", sn, "--op", 10, "--station", "PRN-1", user="omar")
+
+
+def test_past_dates_refused(plant: Workspace) -> None:
+    """A qualification or calibration that would already be over is refused, unchanged."""
+    before = plant.dump()
+    for args, option in (
+            (["user", "qualify", "fatima", "aoi", "--until", "2026-11-01"], "--until"),
+            (["station", "update", "PRN-1", "--calibration-due", "2026-11-01"],
+             "--calibration-due"),
+            (["station", "add", "PRN-9", "--type", "smt-printer", "--calibration-due",
+              "2025-01-31"], "--calibration-due")):
+        r = plant.mes(*args, user="youssef" if args[0] == "user" else "tarik")
+        assert r.code == 5, r
+        assert r.err.startswith(f"mes: {option} ") and "already past" in r.err, r
+        assert len(r.err.strip().splitlines()) == 1
+    assert plant.dump() == before
+    plant.ok("user", "qualify", "fatima", "aoi", "--until", "2026-11-02", user="youssef")
+    plant.ok("station", "update", "PRN-1", "--calibration-due", "2026-11-02", user="tarik")
 
 
 def test_wrong_password_with_user_option(workspace: Workspace) -> None:

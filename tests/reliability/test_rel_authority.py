@@ -84,6 +84,8 @@ COMMANDS: dict[str, Setup] = {
                                    "New User", "--password-stdin"], "new-user-pass\n"),
     "user.qualify": lambda ws, i, n: (["user", "qualify", "omar", "smt-pnp", "--until",
                                        "2099-12-31"], ""),
+    "user.unqualify": lambda ws, i, n: (["user", "unqualify", "omar", _qualified(ws, n),
+                                         "--reason", "retraining"], ""),
     "user.unlock": lambda ws, i, n: (["user", "unlock", "omar"], ""),
     "user.passwd": lambda ws, i, n: (["user", "passwd"], f"changed-pass-{n}\n"),
     "user.reset_password": lambda ws, i, n: (["user", "passwd", "omar"], f"reset-pass-{n}\n"),
@@ -162,6 +164,11 @@ def _limits_draft(ws: Workspace, n: int) -> str:
 def _with_gln(ws: Workspace, argv: list[str]) -> tuple[list[str], str]:
     ws.ok("config", "set", "gs1.site_gln", "6111234000002", user="amina")
     return argv, ""
+
+
+def _qualified(ws: Workspace, n: int) -> str:
+    ws.ok("user", "qualify", "omar", f"visual-{n}", "--until", "2099-12-31", user="youssef")
+    return f"visual-{n}"
 
 
 def _held_lot(ws: Workspace) -> str:
