@@ -88,11 +88,11 @@ def require(ctx: Context, action: str) -> Actor:
     """Authenticate and check the permission table; a refusal is audited, then raised."""
     actor = current_actor(ctx)
     if not rules.allowed(actor.role, action):
-        roles = ", ".join(sorted(rules.PERMISSIONS.get(action, ()))) or "nobody"
         _audit_denied(ctx.store, actor.username, ctx.station, action,
                       f"role {actor.role} may not {action}")
-        raise NotAuthorised(f"{actor.username} ({actor.role}) may not {action}: "
-                            f"it needs the role {roles}")
+        raise NotAuthorised(f"{actor.username} ({actor.role}) may not "
+                            f"{rules.action_words(action)}: it needs the role "
+                            f"{rules.roles_words(action)}: ask one who has it")
     return actor
 
 

@@ -160,7 +160,7 @@ def complete_step(ctx: Context, req: StepRequest, *, extra: dict[str, Any] | Non
             raise Refused(f"op {t.op.op} ({t.op.name}) flashes firmware: record it with "
                           "`mes flash SERIAL --station … --image …`")
         _check_target(tx, t, actor, req.station)
-        check = interlocks.check_data(t.op, req.data)
+        check = interlocks.check_data(t.op, req.data, req.result, with_result=True)
         result = interlocks.check_result(t.op, req.result)
         failed = bool(check.out_of_limits) or result == "fail"
         problems = list(check.out_of_limits) + (["result fail"] if result == "fail" else [])
