@@ -18,14 +18,16 @@ def register(app: typer.Typer) -> None:
 
 
 @routing_app.command("validate")
-def validate(files: list[Path],
+def validate(tctx: typer.Context, files: list[Path],
              json_: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Check YAML files; every problem is listed with file, line and field."""
+    """Check YAML files as `routing load` would: every problem, with file, line and field.
+
+    Checked against this workspace's catalog and stations when it has a database."""
     from mes.errors import ValidationFailed
     from mes.services.routings import validate_files
 
     try:
-        out = validate_files(files)
+        out = validate_files(context(tctx), files)
     except ValidationFailed as exc:
         for p in exc.problems:
             typer.echo(str(p), err=True)

@@ -76,6 +76,8 @@ def get_lot(store: Store, lot_id: str) -> dict[str, Any]:
 
 def set_hold(ctx: Context, item_id: str, hold: bool, reason: str) -> dict[str, Any]:
     """Hold or release-from-hold a lot or unit: quality, signed."""
+    # the role before the record: a refusal learns nothing about it
+    require(ctx, _hold_action(ctx.store, item_id, hold))
     if not reason.strip():
         raise InvalidInput("a hold or unhold needs a --reason", field="reason")
     store = ctx.store
@@ -107,6 +109,15 @@ def set_hold(ctx: Context, item_id: str, hold: bool, reason: str) -> dict[str, A
                         reason=reason)
         sign(tx, signer, kind, item_id, {"id": item_id, "on_hold": hold, "reason": reason})
     return {"id": item_id, "kind": kind, "on_hold": hold, "reason": reason}
+
+
+def _hold_action(store: Store, item_id: str, hold: bool) -> str:
+    """The permission a hold needs; what kind of record an id names is not its state."""
+    try:
+        kind, _ = resolve(store, item_id)
+    except NotFound:
+        kind = "lot"
+    return "material.hold" if kind == "material" else ("lot.hold" if hold else "lot.unhold")
 
 
 def lot_view(ctx: Context, lot_id: str) -> dict[str, Any]:

@@ -313,10 +313,13 @@ class StationLoop:
         if action.kind == "load" and action.extra is not None:
             from mes.services.materials import load_on_station
 
-            out = load_on_station(self.ctx, self.station, action.extra, action.arg or "")
+            # a scan at the feeder is the operator changing the reel: replace, and say so
+            out = load_on_station(self.ctx, self.station, action.extra, action.arg or "",
+                                  replace=True)
             self.state = state
+            took = f", replacing {out['replaced']}" if out["replaced"] else ""
             return Reply("OK", f"{out['material']} ({out['part']}) loaded on {out['station']} "
-                               f"slot {out['slot']}")
+                               f"slot {out['slot']}{took}")
         if action.kind == "load":
             self.state = state
             return Reply("OK", f"slot {action.arg}: now scan the material lot to load")

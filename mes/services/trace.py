@@ -187,12 +187,11 @@ def forward(ctx: Context, item_id: str, finished: bool = False, depth: int | Non
 def recall(ctx: Context, item_id: str, reason: str, hold: bool = False) -> dict[str, Any]:
     """Recall scope of a start point; with hold, every affected item still in the plant is
     put on hold in one signed transaction."""
+    require(ctx, "recall")  # the role before the record: a refusal learns nothing
     if not reason.strip():
         raise InvalidInput("a recall needs a --reason (e.g. the supplier notice)",
                            field="reason")
     store = ctx.store
-    if not hold:
-        require(ctx, "recall")
     scope = forward(ctx, item_id)
     kind, row = _root(store, item_id)
     start = scope["start"]

@@ -239,7 +239,8 @@ def test_consume_from_station_load(plant: Workspace) -> None:
     assert {(c["item"], c["feeder"]) for c in consumed} == {(a, "P1")}
     # Loading another jar on the same slot replaces the first one.
     b = _paste(plant, 50)
-    plant.ok("station", "load", "PRN-1", b, "--slot", "P1", user="fatima")
+    plant.ok("station", "load", "PRN-1", b, "--slot", "P1", "--replace",
+             user="fatima")
     lot2, _ = new_lot(plant)
     plant.ok(*complete_args(plant, lot2, 10), user="fatima")
     assert material(plant, a)["remaining"] == pytest.approx(99.3)
@@ -300,3 +301,22 @@ def test_bad_consume_quantity(plant: Workspace, arg: str) -> None:
     r = plant.mes(*complete_args(plant, lot, 10), "--consume", arg, user="fatima")
     assert r.code == 5, r
     assert_unchanged(plant, before)
+
+
+def test_loading_on_an_occupied_slot_names_what_it_displaces_and_needs_replace(
+        plant: Workspace) -> None:
+    ws = plant
+    first, second = receive(ws, "PASTE-SAC305", 100), receive(ws, "PASTE-SAC305", 50)
+    ws.ok("station", "load", "PRN-1", first, "--slot", "P1", user="fatima")
+    before = ws.dump()
+    r = ws.mes("station", "load", "PRN-1", second, "--slot", "P1", user="fatima")
+    assert r.code == 4, r
+    assert r.err == (f"mes: PRN-1 slot P1 holds {first} (PASTE-SAC305, 100 left): loading "
+                     f"{second} would take it off: add --replace to do so\n"), r.err
+    assert_unchanged(ws, before)
+    r = ws.mes("station", "load", "PRN-1", first, "--slot", "P1", user="fatima")
+    assert r.code == 4 and "already loaded on PRN-1 slot P1" in r.err, r
+    r = ws.ok("station", "load", "PRN-1", second, "--slot", "P1", "--replace", user="fatima")
+    assert r.out.strip() == f"OK {second} (PASTE-SAC305) loaded on PRN-1 slot P1, replacing {first}"
+    loaded = json.loads(ws.ok("station", "show", "PRN-1", "--json").out)["loaded"]
+    assert [x["material"] for x in loaded] == [second]
