@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from mes.cli.common import context, listing, parse_date, say, show
+from mes.domain.words import plural
 
 material_app = typer.Typer(help="Incoming material lots (reels, resin, screws…).",
                            no_args_is_help=True)
@@ -90,7 +91,7 @@ def show_(tctx: typer.Context, material: str,
                   "unit_cost", "cert", "gtin", "received_at", "received_by"):
             if m.get(k) is not None:
                 say(f"  {k}: {m[k]}")
-        say(f"  consumed into {len(m['consumed'])} items")
+        say(f"  consumed into {plural(len(m['consumed']), 'item')}")
         for s in m["signatures"]:
             say(f"  signed: {s['full_name']} — {s['meaning']} — {s['local_time']}")
     show(get(context(tctx), material), json_, human)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from mes.cli.common import context, emit_csv, emit_json, listing, note, say, show
+from mes.domain.words import plural
 
 trace_app = typer.Typer(help="Genealogy: what is in an item, what was made from it.",
                         no_args_is_help=True)
@@ -59,8 +60,9 @@ def back(tctx: typer.Context, item: str,
     else:
         _print_tree(out["tree"])
         c = out["counts"]
-        note(f"{c['edges']} consumptions: {c['units']} units, {c['lots']} lots, "
-             f"{c['materials']} material lots, {c['firmware']} firmware images")
+        note(f"{plural(c['edges'], 'consumption')}: {plural(c['units'], 'unit')}, "
+             f"{plural(c['lots'], 'lot')}, {plural(c['materials'], 'material lot')}, "
+             f"{plural(c['firmware'], 'firmware image')}")
 
 
 def _label(n: dict[str, Any]) -> str:
@@ -139,7 +141,7 @@ def _forward_dhrs(tctx: typer.Context, item: str, write: bool, json_: bool, csv_
 
 def _counts(out: dict[str, Any]) -> str:
     by = ", ".join(f"{k} {v}" for k, v in sorted(out["counts"].items())) or "nothing"
-    return f"{out['units']} units, {out['lots']} lots: {by}"
+    return f"{plural(out['units'], 'unit')}, {plural(out['lots'], 'lot')}: {by}"
 
 
 # -- recall ----------------------------------------------------------------------------------
@@ -162,9 +164,10 @@ def recall(tctx: typer.Context, item: str,
         return
     note(_counts(out))
     if hold:
-        note(f"put on hold: {len(out['held'])} items (signed)")
+        note(f"put on hold: {plural(len(out['held']), 'item')} (signed)")
     else:
-        note(f"{len(out['would_hold'])} items still in the plant: add --hold to hold them")
+        note(f"{plural(len(out['would_hold']), 'item')} still in the plant: add --hold to "
+             "hold them")
 
 
 # -- NCR -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from mes.domain.model import DataSpec, Operation, Routing
+from mes.domain.words import a
 from mes.errors import InvalidInput, NotAuthorised, NotFound, Refused
 
 CLOSED_STATUSES = {"scrapped": "scrapped", "completed": "completed", "released": "released",
@@ -19,10 +20,12 @@ def check_station(station: Mapping[str, Any] | None, station_id: str, op: Operat
     if station is None:
         raise NotFound(f"station {station_id} is not registered: ask a technician to add it")
     if not station["active"]:
-        raise Refused(f"station {station_id} is inactive: use an active {op.station_type} station")
+        raise Refused(f"station {station_id} is inactive: use an active {op.station_type} "
+                      "station")
     if station["type"] != op.station_type:
-        raise Refused(f"op {op.op} ({op.name}) runs on a {op.station_type} station, "
-                      f"{station_id} is a {station['type']}: go to a {op.station_type} station")
+        raise Refused(f"op {op.op} ({op.name}) runs on {a(op.station_type)} station, "
+                      f"{station_id} is {a(station['type'])}: go to {a(op.station_type)} "
+                      "station")
     due = station.get("calibration_due")
     if due and date.fromisoformat(due) < today:
         raise Refused(f"station {station_id} calibration expired on {due}: "

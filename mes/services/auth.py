@@ -12,6 +12,7 @@ from mes import clock
 from mes.domain import auth as rules
 from mes.domain.audit import record_hash
 from mes.domain.ids import check_id
+from mes.domain.words import plural
 from mes.errors import InvalidInput, NotAuthorised, NotFound, Refused
 from mes.services.context import Actor, Context
 from mes.store.base import Store
@@ -42,7 +43,8 @@ def authenticate(store: Store, username: str, password: str, *, station: str | N
                                old={"failed_logins": failed - 1},
                                new={"failed_logins": failed, "locked": lock})
         left = rules.MAX_FAILED_LOGINS - failed
-        hint = "the account is now locked: ask an admin" if lock else f"{left} attempts left"
+        hint = "the account is now locked: ask an admin" if lock else \
+            f"{plural(left, 'attempt')} left"
         raise NotAuthorised(f"wrong password for {username}: {hint}")
     if user["failed_logins"]:
         with store.transaction():

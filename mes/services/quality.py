@@ -69,7 +69,8 @@ def open_ncr(ctx: Context, item_id: str, description: str, units: list[str] | No
         for s in dict.fromkeys(serials):
             u = store.get("units", s)
             if u is None or u["lot_id"] != target:
-                raise NotFound(f"{s} is not a unit of lot {target}: check the serial")
+                raise NotFound(f"{s} is not a unit of lot {target}: check the serial "
+                               f"(`mes lot show {target}` lists them)")
             if u["status"] in FINAL_UNIT:
                 raise Refused(f"{s} is {u['status']}: an NCR can no longer hold it")
             unit_rows.append(u)
@@ -503,7 +504,8 @@ def ship(ctx: Context, lot_id: str, consignee: str, ref: str, units: list[str] |
             for s in wanted:
                 u = store.get("units", s)
                 if u is None or u["lot_id"] != lot_id:
-                    raise NotFound(f"{s} is not a unit of lot {lot_id}")
+                    raise NotFound(f"{s} is not a unit of lot {lot_id}: check the serial "
+                                   f"(`mes lot show {lot_id}` lists them)")
                 rows.append(u)
         else:
             rows = store.find("units", {"lot_id": lot_id, "status": "released"}, order="serial")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mes.domain.ids import ID_RE
-from mes.domain.words import a
+from mes.domain.words import a, plural
 from mes.errors import InvalidInput, NotAuthorised, NotFound, Refused
 from mes.services.context import Actor, Context
 
@@ -481,8 +481,14 @@ class StationLoop:
         if out["status"] == "failed":
             return Reply("FAIL", f"op {out['op']} ({out['name']}) on {items}: "
                                  f"{'; '.join(out['problems'])} — put on hold: call quality")
-        done = f"; routing complete for {len(out['completed'])}" if out["completed"] else ""
+        done = f"; routing complete for {self._complete_words(out['completed'])}" \
+            if out["completed"] else ""
         return Reply("OK", f"op {out['op']} ({out['name']}) passed on {items}{used}{done}")
+
+    @staticmethod
+    def _complete_words(items: list[str]) -> str:
+        """'PB-000001' or 'L2611-0001' (the item), '900 units': not 'complete for 1'."""
+        return items[0] if len(items) == 1 else plural(len(items), "unit")
 
     def status(self) -> str:
         s = self.state

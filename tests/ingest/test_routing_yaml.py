@@ -258,7 +258,7 @@ REFUSALS = [
      11, "routing.operations[0].data[1].euromap", "already feeds a (line 10)"),
     ("cavities", routing_with("name: A\nstation_type: a\nactivity: molding\n"
                               "molding: {cavities: 0}"),
-     8, "routing.operations[0].molding.cavities", "out of range 1..256"),
+     8, "routing.operations[0].molding.cavities", "out of range: it must be between 1 and 256"),
     ("qty zero", routing_with("name: A\nstation_type: a\nconsumes:\n  - {part: X, qty: 0}"),
      8, "routing.operations[0].consumes[0].qty", "greater than 0"),
     ("qty by serial", routing_with("name: A\nstation_type: a\nconsumes:\n"
@@ -283,7 +283,7 @@ REFUSALS = [
      5, "routing.operations[1].op", "op 10 comes after op 20"),
     ("op out of range", "routing:\n  part: P\n  operations:\n"
      "    - {op: 0, name: A, station_type: a}\n",
-     4, "routing.operations[0].op", "out of range 1..9999"),
+     4, "routing.operations[0].op", "out of range: it must be between 1 and 9999"),
     # catalog
     ("part number", catalog_with("name: A\nkind: component").replace("P-1", "cap 100n"),
      2, "parts[0].number", "0-9, A-Z and '-'"),
