@@ -60,12 +60,13 @@ def receive(
 
 
 @material_app.command("release")
-def release(tctx: typer.Context, material: str) -> None:
-    """Release a quarantined lot after incoming inspection (quality; signed)."""
-    from mes.services.materials import release as do_release
+def release(tctx: typer.Context, materials: Annotated[list[str], typer.Argument(
+        help="one or more material lot ids")]) -> None:
+    """Release quarantined lots after incoming inspection (quality; signed once for all)."""
+    from mes.services.materials import release_many
 
-    row = do_release(context(tctx), material)
-    say(f"{row['id']} released")
+    for row in release_many(context(tctx), materials):
+        say(f"{row['id']} released")
 
 
 @material_app.command("reject")

@@ -94,6 +94,32 @@ def release(ctx: Context, material_id: str) -> dict[str, Any]:
     return _disposition(ctx, material_id, "released", "material.release", "released", None)
 
 
+def release_many(ctx: Context, material_ids: list[str]) -> list[dict[str, Any]]:
+    """Release several quarantined lots with one password entry: each lot gets its own
+    audit event and signature record, in one transaction (all or none)."""
+    require(ctx, "material.release")  # the role before the records
+    ids = list(dict.fromkeys(i.strip().upper() for i in material_ids if i.strip()))
+    if not ids:
+        raise InvalidInput("give one or more material lot ids to release", field="material")
+    rows = [_material(ctx, i) for i in ids]
+    bad = [f"{m['id']} is {m['status']}" for m in rows if m["status"] != "quarantine"]
+    if bad:
+        raise Refused(f"only quarantined material can be released: {'; '.join(bad)}: "
+                      "release the others without them")
+    signer = prepare_signature(ctx, "material.release", "released")
+    with ctx.store.transaction() as tx:
+        for m in rows:
+            if tx.update("material_lots", m["id"], {"status": "released"},
+                         expect={"status": "quarantine"}) != 1:
+                raise Refused(f"material {m['id']} changed meanwhile: try again")
+            tx.append_audit(username=signer.actor.username, station=ctx.station,
+                            action="material.release", entity_type="material",
+                            entity_id=m["id"], old={"status": "quarantine"},
+                            new={"status": "released"})
+            sign(tx, signer, "material", m["id"], {**m, "status": "released"})
+    return [{**m, "status": "released"} for m in rows]
+
+
 def reject(ctx: Context, material_id: str, reason: str) -> dict[str, Any]:
     require(ctx, "material.reject")  # the role first, as every signed command
     if not reason.strip():

@@ -320,3 +320,24 @@ def test_loading_on_an_occupied_slot_names_what_it_displaces_and_needs_replace(
     assert r.out.strip() == f"OK {second} (PASTE-SAC305) loaded on PRN-1 slot P1, replacing {first}"
     loaded = json.loads(ws.ok("station", "show", "PRN-1", "--json").out)["loaded"]
     assert [x["material"] for x in loaded] == [second]
+
+
+def test_release_several_lots_with_one_signing(plant: Workspace) -> None:
+    ws = plant
+    ids = [receive(ws, "CAP-100N-0402", 100, release=False) for _ in range(3)]
+    done = receive(ws, "CAP-100N-0402", 100)
+    before = ws.dump()
+    r = ws.mes("material", "release", *ids, done, user="youssef")
+    assert r.code == 4 and f"{done} is released" in r.err, r
+    assert_unchanged(ws, before)
+    r = ws.mes("material", "release", *ids, user="fatima")
+    assert r.code == 6, r
+    assert_only_denied(ws, before)
+    events = len(audit_actions(ws))
+    r = ws.ok("material", "release", *ids, user="youssef")  # one password line on stdin
+    assert r.out.splitlines() == [f"{i} released" for i in ids]
+    assert audit_actions(ws)[events:] == ["material.release", "signature"] * 3
+    for i in ids:
+        shown = json.loads(ws.ok("material", "show", i, "--json").out)
+        assert shown["status"] == "released"
+        assert [s["meaning"] for s in shown["signatures"]] == ["released"]
