@@ -1,4 +1,4 @@
-"""mes lot create|show|list|hold|unhold."""
+"""mes lot create|show|list|hold|unhold|cancel|adjust."""
 
 from __future__ import annotations
 
@@ -136,3 +136,27 @@ def unhold(tctx: typer.Context, item: str,
 
     out = set_hold(context(tctx), item.strip().upper(), False, reason)
     say(f"{out['kind']} {out['id']} off hold: {reason}")
+
+
+@lot_app.command("cancel")
+def cancel(tctx: typer.Context, lot: str,
+           reason: Annotated[str, typer.Option(help="why (recorded and signed)")]) -> None:
+    """Cancel a lot no step was recorded on, e.g. on a superseded routing (quality; signed)."""
+    from mes.services.lots import cancel_lot
+
+    out = cancel_lot(context(tctx), lot.strip().upper(), reason)
+    units = f" with its {len(out['units'])} units" if out["units"] else ""
+    say(f"lot {out['lot']} cancelled{units}: {reason}")
+
+
+@lot_app.command("adjust")
+def adjust(tctx: typer.Context, lot: str,
+           qty: Annotated[int, typer.Option(help="the new planned quantity")],
+           reason: Annotated[str, typer.Option(help="why (recorded and signed)")]) -> None:
+    """Change the planned quantity of a lot no step was recorded on (quality; signed)."""
+    from mes.services.lots import adjust_qty
+
+    out = adjust_qty(context(tctx), lot.strip().upper(), qty, reason)
+    say(f"lot {out['lot']}: qty {out['old_qty']} → {out['qty']}: {reason}")
+    for serial in out["serials"]:
+        say(serial)

@@ -25,6 +25,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "lot.unhold": frozenset({"quality"}),
     "lot.release": frozenset({"quality"}),
     "dhr.review": frozenset({"quality"}),
+    "lot.cancel": frozenset({"quality"}),  # signed; a lot with no step recorded
+    "lot.adjust": frozenset({"quality"}),  # signed; planned quantity, no step recorded
     "step.record": frozenset({"operator", "technician"}),
     "material.receive": frozenset({"operator", "technician", "quality"}),
     "material.release": frozenset({"quality"}),
@@ -55,6 +57,8 @@ ACTION_WORDS: dict[str, str] = {
     "routing.load": "load routings", "routing.approve": "approve routings",
     "lot.create": "create lots", "lot.hold": "put items on hold",
     "lot.unhold": "take items off hold", "lot.release": "release lots",
+    "lot.cancel": "cancel lots", "lot.adjust": "adjust planned quantities",
+    "dhr.review": "review DHRs",
     "step.record": "record steps", "material.receive": "receive material",
     "material.release": "release material", "material.reject": "reject material",
     "material.hold": "put material on hold", "firmware.register": "register firmware",

@@ -12,7 +12,8 @@ from mes.domain.words import a
 from mes.errors import InvalidInput, NotAuthorised, NotFound, Refused
 
 CLOSED_STATUSES = {"scrapped": "scrapped", "completed": "completed", "released": "released",
-                   "shipped": "shipped", "consumed": "consumed into another unit"}
+                   "shipped": "shipped", "consumed": "consumed into another unit",
+                   "cancelled": "cancelled"}
 
 
 def check_station(station: Mapping[str, Any] | None, station_id: str, op: Operation,

@@ -260,7 +260,7 @@ def logout(ctx: Context) -> str | None:
 # -- electronic signatures ---------------------------------------------------------------
 
 MEANINGS = ("authored", "reviewed", "approved", "released", "dispositioned", "closed",
-            "held", "unheld", "rejected", "recalled", "shipped")
+            "held", "unheld", "rejected", "recalled", "shipped", "cancelled", "adjusted")
 
 
 @dataclass(frozen=True)

@@ -404,8 +404,8 @@ def release_lot(ctx: Context, lot_id: str) -> dict[str, Any]:
     lot_id = lot["id"]
     if lot["status"] in ("released", "shipped"):
         raise Refused(f"lot {lot_id} is already {lot['status']}")
-    if lot["status"] == "scrapped":
-        raise Refused(f"lot {lot_id} is scrapped: nothing to release")
+    if lot["status"] in ("scrapped", "cancelled"):
+        raise Refused(f"lot {lot_id} is {lot['status']}: nothing to release")
     open_ncr = store.one("SELECT id FROM ncrs WHERE lot_id = ? AND status <> 'closed' "
                          "ORDER BY id LIMIT 1", (lot_id,))
     if open_ncr:

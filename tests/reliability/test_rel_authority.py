@@ -99,6 +99,10 @@ COMMANDS: dict[str, Setup] = {
     "lot.release": lambda ws, i, n: (["lot", "release", _reviewed(ws, i["completed"].pop())],
                                      ""),
     "dhr.review": lambda ws, i, n: (["dhr", "review", i["released"]], ""),
+    "lot.cancel": lambda ws, i, n: (["lot", "cancel", _new_lot(ws)["lot"], "--reason",
+                                     "planning error"], ""),
+    "lot.adjust": lambda ws, i, n: (["lot", "adjust", _new_lot(ws)["lot"], "--qty", "3",
+                                     "--reason", "order changed"], ""),
     "step.record": lambda ws, i, n: (step_args(i["routing"], _new_lot(ws)["serials"][0], 10),
                                      ""),
     "material.receive": lambda ws, i, n: (["material", "receive", "CAP-100N-0402", "--qty",
@@ -373,6 +377,11 @@ STATES: dict[str, dict[str, StateSetup]] = {
         "in process": lambda ws, i, n: ["lot", "hold", _new_lot(ws)["lot"], "--reason", "x"],
         "held": lambda ws, i, n: ["lot", "hold", _held_lot(ws), "--reason", "x"],
         "missing": lambda ws, i, n: ["lot", "hold", "L9912-0099", "--reason", "x"],
+    },
+    "lot.cancel": {
+        "in process": lambda ws, i, n: ["lot", "cancel", _new_lot(ws)["lot"], "--reason", "x"],
+        "completed": lambda ws, i, n: ["lot", "cancel", i["completed"][0], "--reason", "x"],
+        "missing": lambda ws, i, n: ["lot", "cancel", "L9912-0099", "--reason", "x"],
     },
     "lot.unhold": {
         "held": lambda ws, i, n: ["lot", "unhold", _held_lot(ws), "--reason", "x"],
