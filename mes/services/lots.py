@@ -132,7 +132,7 @@ def cancel_lot(ctx: Context, lot_id: str, reason: str) -> dict[str, Any]:
     """A lot no step was recorded on (e.g. its routing version was superseded) is cancelled,
     with its units, so it does not stay stranded in process. Nothing is deleted."""
     require(ctx, "lot.cancel")  # the role before the record
-    lot = _untouched_lot(ctx, lot_id, "cancel", reason)
+    _untouched_lot(ctx, lot_id, "cancel", reason)
     units = [u["serial"] for u in ctx.store.find("units", {"lot_id": lot_id}, order="serial")]
     signer = prepare_signature(ctx, "lot.cancel", "cancelled")
     with ctx.store.transaction() as tx:
