@@ -378,6 +378,11 @@ STATES: dict[str, dict[str, StateSetup]] = {
         "held": lambda ws, i, n: ["lot", "hold", _held_lot(ws), "--reason", "x"],
         "missing": lambda ws, i, n: ["lot", "hold", "L9912-0099", "--reason", "x"],
     },
+    "dhr.review": {
+        "in process": lambda ws, i, n: ["dhr", "review", _new_lot(ws)["lot"]],
+        "released": lambda ws, i, n: ["dhr", "review", i["released"]],
+        "missing": lambda ws, i, n: ["dhr", "review", "L9912-0099"],
+    },
     "lot.cancel": {
         "in process": lambda ws, i, n: ["lot", "cancel", _new_lot(ws)["lot"], "--reason", "x"],
         "completed": lambda ws, i, n: ["lot", "cancel", i["completed"][0], "--reason", "x"],
