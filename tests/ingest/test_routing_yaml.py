@@ -183,7 +183,7 @@ def test_validation_failed_says_how_many_and_lists_each() -> None:
     with pytest.raises(ValidationFailed) as exc:
         load_text(routing_with("name: A\nstation_type: X\nactivity: nope"), "r.yaml")
     assert str(exc.value).startswith("r.yaml:")
-    assert str(exc.value).endswith("(and 1 more problems)")
+    assert str(exc.value).endswith("(and 1 more problem)")
     assert isinstance(exc.value, InvalidInput) and exc.value.exit_code == 5
 
 
@@ -517,7 +517,7 @@ def test_diff_of_added_data_flash_and_molding() -> None:
         "        - {name: cycle_s, unit: s, min: 20, max: 30, euromap: ActTimCyc}")).routing
     assert a is not None and b is not None
     assert diff_routings(a, b) == [
-        "op 10 A: data cycle_s added (float s, 20..30)",
+        "op 10 A: data cycle_s added (float s, between 20 and 30)",
         "op 10 A: molding cavities 4 -> 8",
     ]
     c = dataclasses.replace(b, description="v2", operations=(
