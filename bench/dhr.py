@@ -74,7 +74,8 @@ def build(b: Bench, n: int) -> str:
                 m = got["id"]
                 if got.get("status") == "quarantine":
                     release(q, m)
-                load_on_station(op, STATION_OF[o["station_type"]], m, f"F{i + 1}")
+                load_on_station(op, STATION_OF[o["station_type"]], m, f"F{i + 1}",
+                                replace=True)
 
     with b.rep.phase("firmware and materials"):
         fw = b.ws / "fw.bin"

@@ -294,7 +294,7 @@ class Bench:
                                         supplier="Alpha Assembly Solutions",
                                         supplier_lot="AL-26-9999"))["id"]
             release(quality, paste)
-            load_on_station(op, "PRN-1", paste, "S1")
+            load_on_station(op, "PRN-1", paste, "S1", replace=True)
             lot = create_lot(op, "PCBA-OXI-100", units)
             complete_step(op, StepRequest(scan=lot["lot"], op=10, station="PRN-1",
                                           data=PRINT_DATA, result="pass"))

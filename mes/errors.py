@@ -72,5 +72,6 @@ class ValidationFailed(InvalidInput):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         first = problems[0] if problems else None
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        n = len(problems) - 1
+        more = f" (and {n} more problem{'s' if n > 1 else ''})" if n else ""
         super().__init__(f"{first}{more}" if first else "invalid file")

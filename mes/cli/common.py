@@ -118,6 +118,21 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+def text(v: Any) -> str:
+    """A value as a person reads it: no JSON or Python reprs in human output."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {text(x)}" for k, x in v.items()) or "-"
+    if isinstance(v, list | tuple):
+        return ", ".join(text(x) for x in v) or "-"
+    return str(v)
+
+
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None
           ) -> None:
     from rich.console import Console
@@ -125,10 +140,11 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | N
 
     t = Table(title=title, header_style="bold")
     for c in columns:
-        t.add_column(c)
+        t.add_column(c, overflow="fold")
     for r in rows:
-        t.add_row(*[_cell(r.get(c)) for c in columns])
-    Console().print(t)
+        t.add_row(*[text(r.get(c)) for c in columns])
+    # Not a terminal (a file, a pipe, a script): the table's own width, never cut.
+    Console(width=None if sys.stdout.isatty() else 100_000).print(t)
     if not rows:
         note("(none)")
 

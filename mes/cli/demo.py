@@ -158,6 +158,40 @@ def data_args(op: dict[str, Any]) -> list[str]:
     return args
 
 
+MAX_UNITS = 5000
+ENCLOSURES_PER_DEVICE = 4  # the enclosure lot is molded with spares (4-cavity mold)
+
+
+def material_needs(routing: dict[str, dict[int, dict[str, Any]]], units: int
+                   ) -> dict[str, float]:
+    """What building `units` devices consumes of each purchased part, from the routings."""
+    made = {"PCBA-OXI-100": units, "ENC-OXI-100": units * ENCLOSURES_PER_DEVICE,
+            "DEV-OXI-100": units}
+    needs: dict[str, float] = {}
+    for part, n in made.items():
+        for op in routing[part].values():
+            for line in op.get("consumes", ()):
+                needs[line["part"]] = needs.get(line["part"], 0) + line["qty"] * n
+    return needs
+
+
+def receipt_qty(base: float, need: float) -> float:
+    """The dock's usual delivery, or enough for the run with 10 % to spare."""
+    import math
+
+    return max(base, math.ceil(need * 1.1))
+
+
+def _each(d: Demo, items: list[Any], what: str) -> Any:
+    """The per-unit loops: a progress bar on a terminal (long runs), plain otherwise."""
+    if d.quiet or not sys.stderr.isatty() or len(items) < 20:
+        return items
+    from rich.console import Console
+    from rich.progress import track
+
+    return track(items, description=what, console=Console(stderr=True), transient=True)
+
+
 def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[str, Any]:
     from mes.ingest.euromap63 import synthetic_report, write_report
 
@@ -199,7 +233,9 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
 
     d.section("3. Receiving: material lots with origin and cost, released after inspection")
     material: dict[str, str] = {}
-    for part, (qty, supplier, slot_, dc) in RECEIPTS.items():
+    needs = material_needs(routing, units)
+    for part, (base, supplier, slot_, dc) in RECEIPTS.items():
+        qty = receipt_qty(base, needs.get(part, 0))
         row = d.mes("material", "receive", part, "--qty", qty, "--supplier", supplier,
                     "--supplier-lot", slot_, "--date-code", dc, "--expiry", "2028-06-30",
                     "--cert", f"COC-{slot_}", user="karim", show=part == "CAP-100N-0402")
@@ -239,13 +275,13 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
         d.mes("step", "complete", pcba_lot, "--op", op_no, "--station", PCBA_STATION[op_no],
               *data_args(routing["PCBA-OXI-100"][op_no]), user="fatima")
     programmer = Path(__file__).resolve().parent.parent / "data" / "demo" / "programmer.py"
-    for board in boards:
+    for board in _each(d, boards, "flashing boards"):
         d.mes("flash", board, "--station", "FLASH-1", "--image", "FW-OXI@1.4.2", "--",
               sys.executable, programmer, "--image", "{image}", "--serial", "{serial}",
               user="fatima", show=board == boards[0])
 
     d.section("6. Injection molding: resin dried, EUROMAP 63 shot report imported")
-    enc_qty = units * 4
+    enc_qty = units * ENCLOSURES_PER_DEVICE
     enc_lot = d.mes("lot", "create", "ENC-OXI-100", "--qty", enc_qty, user="karim").split()[0]
     d.mes("station", "load", "DRY-1", material["RESIN-PC2458"], "--slot", "HOPPER",
           user="karim", show=False)
@@ -273,7 +309,8 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
                                 ("IFU-OXI-100", "PACK-1", "BIN-2")):
         d.mes("station", "load", station, material[part], "--slot", slot, user="fatima",
               show=False)
-    for device, board in zip(devices, boards, strict=True):
+    for device, board in _each(d, list(zip(devices, boards, strict=True)),
+                               "assembling and testing devices"):
         first = device == devices[0]
         d.mes("step", "complete", device, "--op", 10, "--station", "ASM-1", "--consume", board,
               "--consume", f"{enc_lot}:1", *data_args(routing["DEV-OXI-100"][10]),
@@ -345,7 +382,8 @@ def register(app: typer.Typer) -> None:
 def demo(
     dir_: Annotated[Path, typer.Option("--dir", help="workspace to create (must be new)")]
     = Path("demo-workspace"),
-    units: Annotated[int, typer.Option(help="devices to build")] = 6,
+    units: Annotated[int, typer.Option(
+        help=f"devices to build (1-{MAX_UNITS}; materials are received to match)")] = 6,
     json_: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Run a whole plant in a new workspace: build, test, label, release, ship, trace."""
@@ -354,8 +392,8 @@ def demo(
     workspace = dir_.resolve()
     if (workspace / "mes.db").exists():
         raise Refused(f"{workspace} already has a mes.db: give a new --dir")
-    if not 1 <= units <= 200:
-        raise InvalidInput("--units must be between 1 and 200", field="units")
+    if not 1 <= units <= MAX_UNITS:
+        raise InvalidInput(f"--units must be between 1 and {MAX_UNITS}", field="units")
     try:
         summary = run_demo(workspace, units=units, quiet=json_)
     except DemoFailed as exc:
@@ -379,6 +417,7 @@ def _print_summary(s: dict[str, Any]) -> None:
     say(f"  origin         {'Made in Morocco: PERMITTED' if o.get('positive') else 'NOT permitted'}"
         f" (local value {o.get('local_pct', 0):.1f} % vs {o.get('threshold_pct', 0):g} %)")
     say(f"  audit chain    OK, {s['audit']['events']} events, head {s['audit']['head_hash']}")
+    written = sum(r["audit_events_written"] for r in s["refusals"])
     say(f"  refusals       {len(s['refusals'])} shown, "
-        f"{sum(r['audit_events_written'] for r in s['refusals'])} audit events written by "
+        f"{written} audit event{'' if written == 1 else 's'} written by "
         "them (only the authority refusal, which is audited)")

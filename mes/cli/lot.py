@@ -1,4 +1,4 @@
-"""mes lot create|show|list|hold|unhold."""
+"""mes lot create|show|list|hold|unhold|cancel|adjust."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mes.cli.common import context, listing, say, show
+from mes.cli.common import context, listing, say, show, text
 
 lot_app = typer.Typer(help="Production lots and their units.", no_args_is_help=True)
 
@@ -34,14 +34,18 @@ def create(tctx: typer.Context, part: str,
 
 @lot_app.command("show")
 def show_(tctx: typer.Context, lot: str,
+          all_: Annotated[bool, typer.Option(
+              "--all", help="every step and consumption, not the summary per operation")
+          ] = False,
           json_: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Show a lot (or a unit): status, units, steps, consumption, signatures."""
+    """Show a lot (or a unit): status, steps and consumption summed per op (--all: each)."""
     from mes.services.lots import lot_view
 
-    show(lot_view(context(tctx), lot.strip().upper()), json_, _print_lot)
+    show(lot_view(context(tctx), lot.strip().upper()), json_,
+         lambda d: _print_lot(d, all_))
 
 
-def _print_lot(d: dict) -> None:
+def _print_lot(d: dict, everything: bool) -> None:
     if "lot" not in d or "serial" in d:
         say(f"unit {d['serial']} of lot {d['lot']}: {d['status']}"
             + (f" ON HOLD ({d['hold_reason']})" if d["on_hold"] else ""))
@@ -56,17 +60,47 @@ def _print_lot(d: dict) -> None:
             say(f"  units: {counts}")
             held = [u["serial"] for u in d["units"] if u["on_hold"]]
             if held:
-                say(f"  on hold: {' '.join(held[:20])}{' …' if len(held) > 20 else ''}")
-    for s in d["steps"][-30:]:
-        data = " ".join(f"{k}={v}" for k, v in s["data"].items())
-        say(f"  op {s['op']:>3} {s['serial'] or ''} {s['status']:<7} @{s['station']} "
-            f"{s['user']} {(s['completed_at'] or s['started_at'])[:19]}Z {data}")
-    if len(d["steps"]) > 30:
-        say(f"  … {len(d['steps']) - 30} earlier steps (use --json for all)")
-    for c in d.get("consumed", [])[:30]:
-        say(f"  consumed {c['qty']:g} {c['item']} into {c['into']} at op {c['op']}")
+                say(f"  on hold: {' '.join(held)}")
+    if everything:
+        _print_all(d)
+    else:
+        _print_summary(d)
     for s in d["signatures"]:
         say(f"  signed: {s['full_name']} — {s['meaning']} — {s['local_time']}")
+
+
+def _print_summary(d: dict) -> None:
+    """One line per op for steps and one per material for consumption: a 900-unit lot's
+    page stays short and both halves are shown alike."""
+    from collections import Counter
+
+    steps = d["steps"]
+    ops = sorted({s["op"] for s in steps})
+    say(f"  steps: {len(steps)} (per op below; --all lists each)" if steps else "  steps: none")
+    for op in ops:
+        mine = [s for s in steps if s["op"] == op]
+        status = Counter(s["status"] for s in mine)
+        stations = " ".join(sorted({s["station"] for s in mine}))
+        last = max((s["completed_at"] or s["started_at"]) for s in mine)[:19]
+        say(f"  op {op:>3}: " + ", ".join(f"{n} {k}" for k, n in sorted(status.items()))
+            + f" at {stations}, last {last}Z")
+    consumed = d.get("consumed", [])
+    say(f"  consumed: {len(consumed)} records (per material below; --all lists each)"
+        if consumed else "  consumed: nothing")
+    totals: dict[tuple[str, int], float] = {}
+    for c in consumed:
+        totals[(c["item"], c["op"])] = totals.get((c["item"], c["op"]), 0) + c["qty"]
+    for (item, op), qty in sorted(totals.items(), key=lambda x: (x[0][1], x[0][0])):
+        say(f"  op {op:>3}: {qty:g} of {item}")
+
+
+def _print_all(d: dict) -> None:
+    for s in d["steps"]:
+        data = " ".join(f"{k}={text(v)}" for k, v in s["data"].items())
+        say(f"  op {s['op']:>3} {s['serial'] or ''} {s['status']:<7} @{s['station']} "
+            f"{s['user']} {(s['completed_at'] or s['started_at'])[:19]}Z {data}")
+    for c in d.get("consumed", []):
+        say(f"  consumed {c['qty']:g} {c['item']} into {c['into']} at op {c['op']}")
 
 
 @lot_app.command("list")
@@ -102,3 +136,27 @@ def unhold(tctx: typer.Context, item: str,
 
     out = set_hold(context(tctx), item.strip().upper(), False, reason)
     say(f"{out['kind']} {out['id']} off hold: {reason}")
+
+
+@lot_app.command("cancel")
+def cancel(tctx: typer.Context, lot: str,
+           reason: Annotated[str, typer.Option(help="why (recorded and signed)")]) -> None:
+    """Cancel a lot no step was recorded on, e.g. on a superseded routing (quality; signed)."""
+    from mes.services.lots import cancel_lot
+
+    out = cancel_lot(context(tctx), lot.strip().upper(), reason)
+    units = f" with its {len(out['units'])} units" if out["units"] else ""
+    say(f"lot {out['lot']} cancelled{units}: {reason}")
+
+
+@lot_app.command("adjust")
+def adjust(tctx: typer.Context, lot: str,
+           qty: Annotated[int, typer.Option(help="the new planned quantity")],
+           reason: Annotated[str, typer.Option(help="why (recorded and signed)")]) -> None:
+    """Change the planned quantity of a lot no step was recorded on (quality; signed)."""
+    from mes.services.lots import adjust_qty
+
+    out = adjust_qty(context(tctx), lot.strip().upper(), qty, reason)
+    say(f"lot {out['lot']}: qty {out['old_qty']} → {out['qty']}: {reason}")
+    for serial in out["serials"]:
+        say(serial)

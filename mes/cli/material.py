@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from mes.cli.common import context, listing, note, parse_date, say, show
+from mes.domain.words import plural
 
 material_app = typer.Typer(help="Incoming material lots (reels, resin, screws…).",
                            no_args_is_help=True)
@@ -61,12 +62,13 @@ def receive(
 
 
 @material_app.command("release")
-def release(tctx: typer.Context, material: str) -> None:
-    """Release a quarantined lot after incoming inspection (quality; signed)."""
-    from mes.services.materials import release as do_release
+def release(tctx: typer.Context, materials: Annotated[list[str], typer.Argument(
+        help="one or more material lot ids")]) -> None:
+    """Release quarantined lots after incoming inspection (quality; signed once for all)."""
+    from mes.services.materials import release_many
 
-    row = do_release(context(tctx), material)
-    say(f"{row['id']} released")
+    for row in release_many(context(tctx), materials):
+        say(f"{row['id']} released")
 
 
 @material_app.command("reject")
@@ -92,7 +94,7 @@ def show_(tctx: typer.Context, material: str,
                   "unit_cost", "cert", "gtin", "received_at", "received_by"):
             if m.get(k) is not None:
                 say(f"  {k}: {m[k]}")
-        say(f"  consumed into {len(m['consumed'])} items")
+        say(f"  consumed into {plural(len(m['consumed']), 'item')}")
         for s in m["signatures"]:
             say(f"  signed: {s['full_name']} — {s['meaning']} — {s['local_time']}")
     show(get(context(tctx), material), json_, human)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from mes.cli.common import context, emit_json, listing, note, say
+from mes.domain.words import plural
 
 firmware_app = typer.Typer(help="Firmware image registry (technician registers, quality "
                            "approves).", no_args_is_help=True)
@@ -169,9 +170,9 @@ def molding_import(
         emit_json(out)
         return
     say(f"{'OK' if out['status'] == 'passed' else 'FAIL'} lot {out['lot']} op {out['op']} "
-        f"({out['name']}): {out['shots']} shots, {out['good_shots']} good, "
-        f"{out['bad_shots']} bad → {out['parts_good']} parts good, {out['parts_rejected']} "
-        f"rejected ({out['reject_rate_pct']:g}%)")
+        f"({out['name']}): {plural(out['shots'], 'shot')}, {out['good_shots']} good, "
+        f"{out['bad_shots']} bad → {plural(out['parts_good'], 'part')} good, "
+        f"{out['parts_rejected']} rejected ({out['reject_rate_pct']:g}%)")
     if out["held"]:
         say(f"lot {out['lot']} put on hold: reject rate above "
             f"{out['hold_reject_rate_pct']:g}% — open an NCR")

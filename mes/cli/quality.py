@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from mes.cli.common import context, emit_csv, emit_json, listing, note, say, show
+from mes.domain.words import plural
 
 trace_app = typer.Typer(help="Genealogy: what is in an item, what was made from it.",
                         no_args_is_help=True)
@@ -63,8 +64,9 @@ def back(tctx: typer.Context, item: str,
                 f"{n['description']} [{n['status']}{', ' + n['action'] if n['action'] else ''}"
                 f"{' (concession)' if n['concession'] else ''}]")
         c = out["counts"]
-        note(f"{c['edges']} consumptions: {c['units']} units, {c['lots']} lots, "
-             f"{c['materials']} material lots, {c['firmware']} firmware images")
+        note(f"{plural(c['edges'], 'consumption')}: {plural(c['units'], 'unit')}, "
+             f"{plural(c['lots'], 'lot')}, {plural(c['materials'], 'material lot')}, "
+             f"{plural(c['firmware'], 'firmware image')}")
 
 
 def _label(n: dict[str, Any]) -> str:
@@ -143,17 +145,29 @@ def _forward_dhrs(tctx: typer.Context, item: str, write: bool, json_: bool, csv_
 
 def _counts(out: dict[str, Any]) -> str:
     by = ", ".join(f"{k} {v}" for k, v in sorted(out["counts"].items())) or "nothing"
-    return f"{out['units']} units, {out['lots']} lots: {by}"
+    return f"{plural(out['units'], 'unit')}, {plural(out['lots'], 'lot')}: {by}"
 
 
 # -- recall ----------------------------------------------------------------------------------
 
-def recall(tctx: typer.Context, item: str,
-           reason: Annotated[str, typer.Option(help="why (e.g. the supplier notice)")],
+def recall(tctx: typer.Context,
+           item: Annotated[str, typer.Argument(
+               help="the item recalled, or list | show RC-… | close RC-…")],
+           recall_id: Annotated[str | None, typer.Argument(help="for show / close")] = None,
+           reason: Annotated[str | None, typer.Option(
+               help="why (e.g. the supplier notice; for close: what was done)")] = None,
            hold: Annotated[bool, typer.Option(
                "--hold", help="hold every affected item still in the plant (signed)")] = False,
            json_: JSON = False, csv_: CSV = False) -> None:
-    """Recall scope of an item: everything made from it, by status; --hold holds it all."""
+    """Recall scope of an item: everything made from it, by status; --hold holds it all and
+    records the recall (RC-…). `mes recall list`, `show RC-…`, `close RC-… --reason` (signed)."""
+    if item in ("list", "show", "close"):
+        _recall_record(tctx, item, recall_id, reason, json_, csv_)
+        return
+    if reason is None:
+        from mes.errors import InvalidInput
+
+        raise InvalidInput("a recall needs --reason (e.g. the supplier notice)", field="reason")
     from mes.services.trace import recall as run
 
     out = run(context(tctx), item, reason, hold)
@@ -166,9 +180,11 @@ def recall(tctx: typer.Context, item: str,
         return
     note(_counts(out))
     if hold:
-        note(f"put on hold: {len(out['held'])} items (signed)")
+        note(f"put on hold: {plural(len(out['held']), 'item')} (signed); recorded as "
+             f"{out['recall']}")
     else:
-        note(f"{len(out['would_hold'])} items still in the plant: add --hold to hold them")
+        note(f"{plural(len(out['would_hold']), 'item')} still in the plant: add --hold to "
+             "hold them")
 
 
 # -- NCR -------------------------------------------------------------------------------------
@@ -315,3 +331,38 @@ def yield_(tctx: typer.Context,
     listing(rows, ["part", "op", "name", "first_attempts", "first_pass", "fpy_pct",
                    "attempts", "failed", "mean_cycle_s", "median_cycle_s", "part_scrapped",
                    "part_lots_in_process"], as_json=json_, as_csv=csv_, title="yield")
+
+
+RECALL_COLUMNS = ["id", "start_item", "status", "held", "reason", "opened_by", "opened_at",
+                  "closed_by", "closed_at"]
+
+
+def _recall_record(tctx: typer.Context, verb: str, recall_id: str | None,
+                   reason: str | None, json_: bool, csv_: bool) -> None:
+    from mes.services.trace import close_recall, list_recalls, show_recall
+
+    ctx = context(tctx)
+    if verb == "list":
+        rows = list_recalls(ctx)
+        listing([{**r, "held": len(r["held"])} for r in rows] if not json_ else rows,
+                RECALL_COLUMNS, as_json=json_, as_csv=csv_)
+        return
+    if recall_id is None:
+        from mes.errors import InvalidInput
+
+        raise InvalidInput(f"`mes recall {verb}` needs the recall id, e.g. RC-000001")
+    if verb == "close":
+        out = close_recall(ctx, recall_id, reason or "")
+    else:
+        out = show_recall(ctx, recall_id)
+    show(out, json_, _print_recall)
+
+
+def _print_recall(r: dict[str, Any]) -> None:
+    say(f"recall {r['id']} of {r['start_item']}: {r['status']} — {r['reason']}")
+    say(f"  opened {r['opened_at'][:19]}Z by {r['opened_by']}")
+    if r["closed_at"]:
+        say(f"  closed {r['closed_at'][:19]}Z by {r['closed_by']}: {r['close_reason']}")
+    say(f"  held {plural(len(r['held']), 'item')}: {' '.join(r['held']) or '-'}")
+    for s in r["signatures"]:
+        say(f"  signed: {s['full_name']} — {s['meaning']} — {s['local_time']}")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mes.cli.common import context, emit_json, listing, say, show
+from mes.domain.words import limits, plural
 
 routing_app = typer.Typer(help="Parts catalog and routings (YAML, versioned, approved).",
                           no_args_is_help=True)
@@ -18,14 +19,16 @@ def register(app: typer.Typer) -> None:
 
 
 @routing_app.command("validate")
-def validate(files: list[Path],
+def validate(tctx: typer.Context, files: list[Path],
              json_: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Check YAML files; every problem is listed with file, line and field."""
+    """Check YAML files as `routing load` would: every problem, with file, line and field.
+
+    Checked against this workspace's catalog and stations when it has a database."""
     from mes.errors import ValidationFailed
     from mes.services.routings import validate_files
 
     try:
-        out = validate_files(files)
+        out = validate_files(context(tctx), files)
     except ValidationFailed as exc:
         for p in exc.problems:
             typer.echo(str(p), err=True)
@@ -33,8 +36,8 @@ def validate(files: list[Path],
     def human(rows: list[dict]) -> None:
         for r in rows:
             say(f"ok {r['file']}: {r['kind']}"
-                + (f" {r['routing']} ({r['operations']} operations)" if r["routing"]
-                   else f" ({r['parts']} parts)"))
+                + (f" {r['routing']} ({plural(r['operations'], 'operation')})"
+                   if r["routing"] else f" ({plural(r['parts'], 'part')})"))
 
     show(out, json_, human)
 
@@ -96,10 +99,10 @@ def _print_routing(d: dict) -> None:
             say(f"        consumes {b['qty']:g} × {b['part']}"
                 + (" by serial" if b.get("by_serial") else ""))
         for s in o.get("data", ()):
-            lo = s["min"] if s["min"] is not None else ""
-            hi = s["max"] if s["max"] is not None else ""
             unit = f", {s['unit']}" if s["unit"] else ""
-            say(f"        data {s['name']} ({s['type']}{unit}) [{lo}..{hi}]")
+            window = limits(s["min"], s["max"])
+            say(f"        data {s['name']} ({s['type']}{unit})"
+                + (f" {window}" if window else ""))
 
 
 @routing_app.command("list")

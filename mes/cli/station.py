@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mes.cli.common import context, listing, parse_date, say, show
+from mes.cli.common import context, listing, parse_date, say, show, text
 
 station_app = typer.Typer(help="Stations, their calibration and what is loaded on them.",
                           no_args_is_help=True)
@@ -73,7 +73,12 @@ def show_(tctx: typer.Context, station_id: str,
     data["loaded"] = loads(ctx, data["id"])
     def human(d: dict) -> None:
         for k, v in d.items():
-            say(f"{k}: {v}")
+            if k != "loaded":
+                say(f"{k}: {text(v)}")
+        say(f"loaded: {len(d['loaded'])}" if d["loaded"] else "loaded: nothing")
+        for x in d["loaded"]:
+            say(f"  slot {x['slot']}: {x['material']} ({x['part']}, {x['remaining']:g} left) "
+                f"loaded {x['loaded_at'][:16]}Z by {x['loaded_by']}")
 
     show(data, json_, human)
 
@@ -84,9 +89,13 @@ def load(
     station_id: str,
     material: str,
     slot: Annotated[str, typer.Option(help="feeder / slot / hopper position")],
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="take off the material the slot holds now")] = False,
 ) -> None:
     """Load a released material lot (reel, resin bag) on a station slot."""
     from mes.services.materials import load_on_station
 
-    out = load_on_station(context(tctx), station_id.upper(), material, slot)
-    say(f"OK {out['material']} ({out['part']}) loaded on {out['station']} slot {out['slot']}")
+    out = load_on_station(context(tctx), station_id.upper(), material, slot, replace)
+    took = f", replacing {out['replaced']}" if out["replaced"] else ""
+    say(f"OK {out['material']} ({out['part']}) loaded on {out['station']} slot "
+        f"{out['slot']}{took}")

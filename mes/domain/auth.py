@@ -35,6 +35,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "lot.unhold": frozenset({"quality"}),
     "lot.release": frozenset({"quality"}),
     "dhr.review": frozenset({"quality"}),
+    "lot.cancel": frozenset({"quality"}),  # signed; a lot with no step recorded
+    "lot.adjust": frozenset({"quality"}),  # signed; planned quantity, no step recorded
     "step.record": frozenset({"operator", "technician"}),
     "material.receive": frozenset({"operator", "technician", "quality"}),
     "material.release": frozenset({"quality"}),
@@ -64,6 +66,40 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "db.migrate": frozenset({"admin"}),
     "db.copy": frozenset({"admin"}),
 }
+
+# What each permission lets a user do, as a refusal says it ("may not release lots").
+ACTION_WORDS: dict[str, str] = {
+    "user.add": "add users", "user.qualify": "qualify users",
+    "user.unlock": "unlock users", "user.deactivate": "deactivate users",
+    "station.add": "add stations", "station.update": "update stations",
+    "routing.load": "load routings", "routing.approve": "approve routings",
+    "lot.create": "create lots", "lot.hold": "put items on hold",
+    "lot.unhold": "take items off hold", "lot.release": "release lots",
+    "lot.cancel": "cancel lots", "lot.adjust": "adjust planned quantities",
+    "dhr.review": "review DHRs",
+    "step.record": "record steps", "material.receive": "receive material",
+    "material.release": "release material", "material.reject": "reject material",
+    "material.hold": "put material on hold", "firmware.register": "register firmware",
+    "firmware.approve": "approve firmware", "ncr.open": "open NCRs",
+    "ncr.disposition": "disposition NCRs", "ncr.close": "close NCRs", "ship": "ship lots",
+    "label.print": "print labels", "origin.decide": "record origin decisions",
+    "recall": "open or close recalls", "import.machine": "import machine files",
+    "config.set": "change settings", "backup": "back up the database",
+    "db.migrate": "migrate the database", "db.copy": "copy the database",
+}
+
+
+def action_words(action: str) -> str:
+    return ACTION_WORDS.get(action, action)
+
+
+def roles_words(action: str) -> str:
+    """'quality', 'operator or technician', 'operator, technician or quality'."""
+    roles = sorted(PERMISSIONS.get(action, ()))
+    if not roles:
+        return "nobody"
+    return roles[0] if len(roles) == 1 else f"{', '.join(roles[:-1])} or {roles[-1]}"
+
 
 # Recording a step needs a valid qualification for the station type as well.
 QUALIFIED_ACTIONS = frozenset({"step.record"})

@@ -8,10 +8,12 @@ from datetime import date
 from typing import Any
 
 from mes.domain.model import DataSpec, Operation, Routing
+from mes.domain.words import a
 from mes.errors import InvalidInput, NotAuthorised, NotFound, Refused
 
 CLOSED_STATUSES = {"scrapped": "scrapped", "completed": "completed", "released": "released",
-                   "shipped": "shipped", "consumed": "consumed into another unit"}
+                   "shipped": "shipped", "consumed": "consumed into another unit",
+                   "cancelled": "cancelled"}
 
 
 def check_station(station: Mapping[str, Any] | None, station_id: str, op: Operation,
@@ -19,10 +21,12 @@ def check_station(station: Mapping[str, Any] | None, station_id: str, op: Operat
     if station is None:
         raise NotFound(f"station {station_id} is not registered: ask a technician to add it")
     if not station["active"]:
-        raise Refused(f"station {station_id} is inactive: use an active {op.station_type} station")
+        raise Refused(f"station {station_id} is inactive: use an active {op.station_type} "
+                      "station")
     if station["type"] != op.station_type:
-        raise Refused(f"op {op.op} ({op.name}) runs on a {op.station_type} station, "
-                      f"{station_id} is a {station['type']}: go to a {op.station_type} station")
+        raise Refused(f"op {op.op} ({op.name}) runs on {a(op.station_type)} station, "
+                      f"{station_id} is {a(station['type'])}: go to {a(op.station_type)} "
+                      "station")
     due = station.get("calibration_due")
     if due and date.fromisoformat(due) < today:
         raise Refused(f"station {station_id} calibration expired on {due}: "
@@ -81,6 +85,11 @@ class DataCheck:
     out_of_limits: list[str]
 
 
+# How a value of each type is asked for, in words a person at the station reads.
+TYPE_WORDS = {"float": ("a number", "243.5"), "int": ("a whole number", "3"),
+              "bool": ("true or false", "true"), "str": ("text", "X-1")}
+
+
 def parse_value(spec: DataSpec, raw: str) -> Any:
     try:
         if spec.type == "float":
@@ -96,26 +105,47 @@ def parse_value(spec: DataSpec, raw: str) -> Any:
                 raise ValueError
             return lowered in {"true", "1", "yes", "pass"}
     except ValueError:
-        raise InvalidInput(f"{spec.name}={raw!r} is not a {spec.type}: re-enter it as a "
-                           f"{spec.type}", field=spec.name) from None
+        words, example = TYPE_WORDS.get(spec.type, (spec.type, "..."))
+        raise InvalidInput(f"{spec.name}={raw!r} is not {words}: enter {words}, e.g. "
+                           f"{spec.name}={example}", field=spec.name) from None
     return raw
 
 
-def check_data(op: Operation, raw: Mapping[str, str]) -> DataCheck:
-    """Parse captured data by its spec; unknown or missing data is refused before any write."""
+def check_value(op: Operation, name: str, raw: str) -> Any:
+    """One captured value, checked as soon as it is entered (name captured by the op, type)."""
+    spec = op.data_spec(name)
+    if spec is None:
+        known = ", ".join(d.name for d in op.data) or "no data"
+        raise InvalidInput(f"op {op.op} ({op.name}) does not capture {name}: it captures "
+                           f"{known}", field=name)
+    return parse_value(spec, raw)
+
+
+def check_data(op: Operation, raw: Mapping[str, str], result: str | None = None,
+               *, with_result: bool = False) -> DataCheck:
+    """Parse captured data by its spec; unknown or missing data is refused before any write.
+
+    A refusal names every unknown and every missing field (and a missing result when
+    `with_result`), so the operator fixes them all at once.
+    """
     unknown = sorted(set(raw) - {d.name for d in op.data})
     if unknown:
-        known = ", ".join(d.name for d in op.data) or "none"
-        raise InvalidInput(f"op {op.op} does not capture {unknown[0]}: it captures {known}",
-                           field=unknown[0])
+        known = ", ".join(d.name for d in op.data) or "no data"
+        raise InvalidInput(f"op {op.op} ({op.name}) does not capture {', '.join(unknown)}: "
+                           f"it captures {known}", field=unknown[0])
+    missing = [s for s in op.data if s.required and s.name not in raw]
+    if missing or (with_result and op.result_required and result is None):
+        need = [f"{s.name}{' in ' + s.unit if s.unit else ''}" for s in missing]
+        add = [f"--data {s.name}=VALUE" for s in missing]
+        if with_result and op.result_required and result is None:
+            need.append("a result")
+            add.append("--result pass|fail")
+        raise InvalidInput(f"op {op.op} ({op.name}) needs {', '.join(need)}: add "
+                           f"{' '.join(add)}", field=missing[0].name if missing else "result")
     values: dict[str, Any] = {}
     out: list[str] = []
     for spec in op.data:
         if spec.name not in raw:
-            if spec.required:
-                raise InvalidInput(f"op {op.op} ({op.name}) needs {spec.name}"
-                                   f"{' in ' + spec.unit if spec.unit else ''}: add "
-                                   f"--data {spec.name}=VALUE", field=spec.name)
             continue
         value = parse_value(spec, raw[spec.name])
         values[spec.name] = value

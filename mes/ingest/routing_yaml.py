@@ -93,6 +93,7 @@ from mes.domain.spc import ACTIONS as SPC_ACTIONS
 from mes.domain.spc import CHARTS as SPC_CHARTS
 from mes.domain.spc import MAX_SUBGROUP as SPC_MAX_SUBGROUP
 from mes.domain.spc import RULE_SETS as SPC_RULE_SETS
+from mes.domain.words import limits
 from mes.errors import InvalidInput, MesError, NotFound, Problem, ValidationFailed
 
 __all__ = [
@@ -563,7 +564,7 @@ def _integer(lo: int, hi: int) -> Reader:
     def read(ch: _Checker, node: Node, path: str) -> int | None:
         value = _numeric(ch, node, path, whole=True)
         if value is not None and not lo <= value <= hi:
-            ch.report(node, path, f"{value} is out of range {lo}..{hi}")
+            ch.report(node, path, f"{value} is out of range: it must be {limits(lo, hi)}")
             return None
         return None if value is None else int(value)
     return read
@@ -578,7 +579,7 @@ def _number(lo: float | None = None, hi: float | None = None, positive: bool = F
             ch.report(node, path, f"{value} must be greater than 0")
             return None
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            ch.report(node, path, f"{value} is out of range {_fmt(lo)}..{_fmt(hi)}")
+            ch.report(node, path, f"{value} is out of range: it must be {limits(lo, hi)}")
             return None
         return float(value)
     return read
@@ -908,8 +909,8 @@ def _check_activity_rules(ch: _Checker, rec: _Record) -> None:
     activity = v.get("activity", "other")
     if v.get("origin_conferring") and activity in NON_CONFERRING_ACTIVITIES:
         ch.report(rec.at("origin_conferring"), rec.sub("origin_conferring"),
-                  f"a {activity} operation never confers origin (DESIGN §8): remove "
-                  "origin_conferring or correct the activity")
+                  f"{_a(activity)} operation never confers origin (labeling, packing and "
+                  "kitting never do): remove origin_conferring or correct the activity")
     # A flash/molding block on the wrong activity is a copy-paste slip; its absence on the
     # right one leaves the flashing/EUROMAP interlocks nothing to check against.
     for key, needed in (("flash", "flashing"), ("molding", "molding")):
@@ -920,7 +921,7 @@ def _check_activity_rules(ch: _Checker, rec: _Record) -> None:
             example = ("{part: FW-OXI, versions: [\"1.4.2\"]}" if key == "flash"
                        else "{cavities: 4, mold: M-ENC-01}")
             ch.report(rec.node, rec.sub(key),
-                      f"missing: a {needed} operation needs {key}: {example}")
+                      f"missing: {_a(needed)} operation needs {key}: {example}")
 
 
 def _check_euromap(ch: _Checker, rec: _Record) -> None:
@@ -1125,9 +1126,9 @@ def _changes(a: Any, b: Any, skip: tuple[str, ...] = ()) -> list[str]:
 
 
 def _data_summary(s: DataSpec) -> str:
-    limits = "" if s.min is None and s.max is None else f", {_fmt(s.min)}..{_fmt(s.max)}"
+    window = limits(s.min, s.max)
     unit = f" {s.unit}" if s.unit else ""
-    return f"({s.type}{unit}{limits})"
+    return f"({s.type}{unit}{', ' + window if window else ''})"
 
 
 def _keyed_diff(label: str, a: dict[str, Any], b: dict[str, Any],

@@ -86,6 +86,10 @@ def reconcile_records(store: Any, limit: int = 50) -> dict[str, Any]:
         if action == "material.receive":
             mats[eid] = {"received": new["qty_received"], "consumed": 0.0,
                          "status": new["status"], "on_hold": bool(new.get("on_hold", False))}
+        elif action == "lot.adjust":  # a planned quantity raised: new serials (issue 12)
+            for s in new.get("serials") or []:
+                units[s] = {"status": "in_process", "on_hold": False}
+            return
         elif action == "lot.create":
             lots[eid] = {"status": "in_process", "on_hold": False}
             for s in new.get("serials") or []:

@@ -15,6 +15,7 @@ from mes import clock
 from mes.domain import auth as rules
 from mes.domain.audit import record_hash
 from mes.domain.ids import check_id
+from mes.domain.words import plural
 from mes.errors import InvalidInput, NotAuthorised, NotFound, Refused
 from mes.services.context import Actor, Context
 from mes.services.localtime import local_offset
@@ -50,7 +51,8 @@ def authenticate(store: Store, username: str, password: str, *, station: str | N
                                old={"failed_logins": failed - 1},
                                new={"failed_logins": failed, "locked": lock})
         left = rules.MAX_FAILED_LOGINS - failed
-        hint = "the account is now locked: ask an admin" if lock else f"{left} attempts left"
+        hint = "the account is now locked: ask an admin" if lock else \
+            f"{plural(left, 'attempt')} left"
         raise NotAuthorised(f"wrong password for {username}: {hint}")
     if not changing_password:
         _check_password_current(store, user, station)
@@ -161,11 +163,11 @@ def require(ctx: Context, action: str) -> Actor:
     """Authenticate and check the permission table; a refusal is audited, then raised."""
     actor = current_actor(ctx)
     if not rules.allowed(actor.role, action):
-        roles = ", ".join(sorted(rules.PERMISSIONS.get(action, ()))) or "nobody"
         _audit_denied(ctx.store, actor.username, ctx.station, action,
                       f"role {actor.role} may not {action}")
-        raise NotAuthorised(f"{actor.username} ({actor.role}) may not {action}: "
-                            f"it needs the role {roles}")
+        raise NotAuthorised(f"{actor.username} ({actor.role}) may not "
+                            f"{rules.action_words(action)}: it needs the role "
+                            f"{rules.roles_words(action)}: ask one who has it")
     return actor
 
 
@@ -467,7 +469,7 @@ def write_private(path: Path, text: str) -> None:
 # -- electronic signatures ---------------------------------------------------------------
 
 MEANINGS = ("authored", "reviewed", "approved", "released", "dispositioned", "closed",
-            "held", "unheld", "rejected", "recalled", "shipped")
+            "held", "unheld", "rejected", "recalled", "shipped", "cancelled", "adjusted")
 
 
 @dataclass(frozen=True)

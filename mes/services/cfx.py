@@ -38,6 +38,7 @@ from typing import Any
 from mes import clock
 from mes.domain import interlocks
 from mes.domain.model import Operation, Routing
+from mes.domain.words import a
 from mes.errors import InvalidInput, MesError, NotFound, Refused
 from mes.ingest import cfx
 from mes.services.auth import current_actor, require, require_qualified
@@ -182,7 +183,7 @@ def _op_for_station(req: CfxImport, station: dict[str, Any]) -> Any:
         ops = [o for o in routing.operations if o.station_type == station["type"]]
         if len(ops) != 1:
             which = "no op" if not ops else "ops " + ", ".join(str(o.op) for o in ops)
-            raise Refused(f"routing {routing.part} has {which} on a {station['type']} station "
+            raise Refused(f"routing {routing.part} has {which} on {a(station['type'])} station "
                           f"({req.station}): give --op")
         return ops[0]
     return pick

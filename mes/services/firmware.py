@@ -177,6 +177,7 @@ def parse_image_ref(ref: str) -> str:
 
 
 def approve(ctx: Context, part: str, version: str) -> dict[str, Any]:
+    require(ctx, "firmware.approve")  # the role before the record: a refusal learns nothing
     store = ctx.store
     fid = image_id(normalise_scan(part), version.strip())
     row = get_image(store, fid)

@@ -15,7 +15,8 @@ from mes.services.workspace import site
 from mes.store.base import Store
 
 MAX_LOT_QTY = 100_000
-LOT_STATUSES = ("in_process", "completed", "released", "shipped", "scrapped", "hold")
+LOT_STATUSES = ("in_process", "completed", "released", "shipped", "scrapped", "cancelled",
+                "hold")
 
 
 def create_lot(ctx: Context, part_number: str, qty: int, site_id: str | None = None
@@ -76,6 +77,8 @@ def get_lot(store: Store, lot_id: str) -> dict[str, Any]:
 
 def set_hold(ctx: Context, item_id: str, hold: bool, reason: str) -> dict[str, Any]:
     """Hold or release-from-hold a lot or unit: quality, signed."""
+    # the role before the record: a refusal learns nothing about it
+    require(ctx, _hold_action(ctx.store, item_id, hold))
     if not reason.strip():
         raise InvalidInput("a hold or unhold needs a --reason", field="reason")
     store = ctx.store
@@ -107,6 +110,93 @@ def set_hold(ctx: Context, item_id: str, hold: bool, reason: str) -> dict[str, A
                         reason=reason)
         sign(tx, signer, kind, item_id, {"id": item_id, "on_hold": hold, "reason": reason})
     return {"id": item_id, "kind": kind, "on_hold": hold, "reason": reason}
+
+
+# -- planning corrections (signed): a lot nothing has been done on ---------------------------
+
+def _untouched_lot(ctx: Context, lot_id: str, what: str, reason: str) -> dict[str, Any]:
+    if not reason.strip():
+        raise InvalidInput(f"{what} needs a --reason (recorded and signed)", field="reason")
+    lot = get_lot(ctx.store, lot_id)
+    if lot["status"] != "in_process":
+        raise Refused(f"lot {lot_id} is {lot['status']}: only a lot in process can be "
+                      f"{what.split()[0]}ed")
+    done = ctx.store.find("steps", {"lot_id": lot_id})
+    if done:
+        raise Refused(f"lot {lot_id} has {len(done)} step record(s): it is under way, so it "
+                      "cannot be changed this way: open an NCR to scrap what is not needed")
+    return lot
+
+
+def cancel_lot(ctx: Context, lot_id: str, reason: str) -> dict[str, Any]:
+    """A lot no step was recorded on (e.g. its routing version was superseded) is cancelled,
+    with its units, so it does not stay stranded in process. Nothing is deleted."""
+    require(ctx, "lot.cancel")  # the role before the record
+    _untouched_lot(ctx, lot_id, "cancel", reason)
+    units = [u["serial"] for u in ctx.store.find("units", {"lot_id": lot_id}, order="serial")]
+    signer = prepare_signature(ctx, "lot.cancel", "cancelled")
+    with ctx.store.transaction() as tx:
+        if tx.update("lots", lot_id, {"status": "cancelled"}, expect={"status": "in_process"}
+                     ) != 1:
+            raise Refused(f"lot {lot_id} changed meanwhile: try again")
+        for serial in units:
+            tx.update("units", serial, {"status": "cancelled"})
+            tx.append_audit(username=signer.actor.username, station=ctx.station,
+                            action="unit.cancel", entity_type="unit", entity_id=serial,
+                            old={"status": "in_process"}, new={"status": "cancelled"},
+                            reason=reason)
+        tx.append_audit(username=signer.actor.username, station=ctx.station,
+                        action="lot.cancel", entity_type="lot", entity_id=lot_id,
+                        old={"status": "in_process"}, new={"status": "cancelled"},
+                        reason=reason)
+        sign(tx, signer, "lot", lot_id, {"lot": lot_id, "status": "cancelled",
+                                         "units": units, "reason": reason})
+    return {"lot": lot_id, "status": "cancelled", "units": units, "reason": reason}
+
+
+def adjust_qty(ctx: Context, lot_id: str, qty: int, reason: str) -> dict[str, Any]:
+    """Change the planned quantity of a lot no step was recorded on. A serialized lot can
+    grow (new serials); it cannot shrink (its serials exist: cancel it and create another)."""
+    require(ctx, "lot.adjust")  # the role before the record
+    if not 1 <= qty <= MAX_LOT_QTY:
+        raise InvalidInput(f"--qty must be between 1 and {MAX_LOT_QTY}", field="qty")
+    lot = _untouched_lot(ctx, lot_id, "adjust", reason)
+    if qty == lot["qty"]:
+        raise Refused(f"lot {lot_id} is already planned for {qty}")
+    if lot["serialized"] and qty < lot["qty"]:
+        raise Refused(f"lot {lot_id} is serialized and its {lot['qty']} serials exist: it "
+                      "cannot shrink: cancel it (`mes lot cancel`) and create a lot of "
+                      f"{qty}")
+    part = get_part(ctx.store, lot["part"])
+    signer = prepare_signature(ctx, "lot.adjust", "adjusted")
+    with ctx.store.transaction() as tx:
+        if tx.update("lots", lot_id, {"qty": qty}, expect={"qty": lot["qty"],
+                                                           "status": "in_process"}) != 1:
+            raise Refused(f"lot {lot_id} changed meanwhile: try again")
+        added: list[str] = []
+        for _ in range(qty - lot["qty"] if lot["serialized"] else 0):
+            serial = serial_number(part.serial_prefix,
+                                   tx.next_counter(f"serial:{part.serial_prefix}"))
+            tx.claim_id(serial, "unit")
+            tx.insert("units", {"serial": serial, "lot_id": lot_id, "status": "in_process"})
+            added.append(serial)
+        tx.append_audit(username=signer.actor.username, station=ctx.station,
+                        action="lot.adjust", entity_type="lot", entity_id=lot_id,
+                        old={"qty": lot["qty"]}, new={"qty": qty, "serials": added},
+                        reason=reason)
+        sign(tx, signer, "lot", lot_id, {"lot": lot_id, "qty": qty, "old_qty": lot["qty"],
+                                         "serials_added": added, "reason": reason})
+    return {"lot": lot_id, "qty": qty, "old_qty": lot["qty"], "serials": added,
+            "reason": reason}
+
+
+def _hold_action(store: Store, item_id: str, hold: bool) -> str:
+    """The permission a hold needs; what kind of record an id names is not its state."""
+    try:
+        kind, _ = resolve(store, item_id)
+    except NotFound:
+        kind = "lot"
+    return "material.hold" if kind == "material" else ("lot.hold" if hold else "lot.unhold")
 
 
 def lot_view(ctx: Context, lot_id: str) -> dict[str, Any]:

@@ -191,7 +191,34 @@ def release(ctx: Context, material_id: str) -> dict[str, Any]:
     return _disposition(ctx, material_id, "released", "material.release", "released", None)
 
 
+def release_many(ctx: Context, material_ids: list[str]) -> list[dict[str, Any]]:
+    """Release several quarantined lots with one password entry: each lot gets its own
+    audit event and signature record, in one transaction (all or none)."""
+    require(ctx, "material.release")  # the role before the records
+    ids = list(dict.fromkeys(i.strip().upper() for i in material_ids if i.strip()))
+    if not ids:
+        raise InvalidInput("give one or more material lot ids to release", field="material")
+    rows = [_material(ctx, i) for i in ids]
+    bad = [f"{m['id']} is {m['status']}" for m in rows if m["status"] != "quarantine"]
+    if bad:
+        raise Refused(f"only quarantined material can be released: {'; '.join(bad)}: "
+                      "release the others without them")
+    signer = prepare_signature(ctx, "material.release", "released")
+    with ctx.store.transaction() as tx:
+        for m in rows:
+            if tx.update("material_lots", m["id"], {"status": "released"},
+                         expect={"status": "quarantine"}) != 1:
+                raise Refused(f"material {m['id']} changed meanwhile: try again")
+            tx.append_audit(username=signer.actor.username, station=ctx.station,
+                            action="material.release", entity_type="material",
+                            entity_id=m["id"], old={"status": "quarantine"},
+                            new={"status": "released"})
+            sign(tx, signer, "material", m["id"], {**m, "status": "released"})
+    return [{**m, "status": "released"} for m in rows]
+
+
 def reject(ctx: Context, material_id: str, reason: str) -> dict[str, Any]:
+    require(ctx, "material.reject")  # the role first, as every signed command
     if not reason.strip():
         raise InvalidInput("a rejection needs a --reason", field="reason")
     return _disposition(ctx, material_id, "rejected", "material.reject", "rejected", reason)
@@ -199,6 +226,7 @@ def reject(ctx: Context, material_id: str, reason: str) -> dict[str, Any]:
 
 def _disposition(ctx: Context, material_id: str, status: str, action: str, meaning: str,
                  reason: str | None) -> dict[str, Any]:
+    require(ctx, action)  # the role before the record: a refusal learns nothing
     m = _material(ctx, material_id)
     if m["status"] != "quarantine":
         raise Refused(f"material {m['id']} is {m['status']}: only quarantined material can be "
@@ -239,8 +267,11 @@ def list_materials(ctx: Context, part: str | None, status: str | None) -> list[d
     return rows
 
 
-def load_on_station(ctx: Context, station: str, material_id: str, slot: str) -> dict[str, Any]:
-    """Put a reel on a feeder/slot: steps at the station then consume from it (IPC-1782)."""
+def load_on_station(ctx: Context, station: str, material_id: str, slot: str,
+                    replace: bool = False) -> dict[str, Any]:
+    """Put a reel on a feeder/slot: steps at the station then consume from it (IPC-1782).
+
+    An occupied slot is refused unless `replace`: the message names what is there."""
     actor = require(ctx, "step.record")
     m = _material(ctx, material_id)
     if ctx.store.get("stations", station) is None:
@@ -254,6 +285,13 @@ def load_on_station(ctx: Context, station: str, material_id: str, slot: str) -> 
     with ctx.store.transaction() as tx:
         previous = tx.one("SELECT id, material_id FROM station_loads WHERE station_id = ? AND "
                           "slot = ? AND unloaded_at IS NULL", (station, slot))
+        if previous and previous["material_id"] == m["id"]:
+            raise Refused(f"{m['id']} is already loaded on {station} slot {slot}")
+        if previous and not replace:
+            held = tx.get("material_lots", previous["material_id"]) or {}
+            raise Refused(f"{station} slot {slot} holds {previous['material_id']} "
+                          f"({held.get('part')}, {held.get('remaining', 0):g} left): loading "
+                          f"{m['id']} would take it off: add --replace to do so")
         if previous:
             tx.update("station_loads", previous["id"], {"unloaded_at": now})
         tx.insert("station_loads", {"station_id": station, "slot": slot, "material_id": m["id"],
@@ -262,7 +300,8 @@ def load_on_station(ctx: Context, station: str, material_id: str, slot: str) -> 
                         entity_type="station", entity_id=station,
                         old={"slot": slot, "material": previous["material_id"]}
                         if previous else None, new={"slot": slot, "material": m["id"]})
-    return {"station": station, "slot": slot, "material": m["id"], "part": m["part"]}
+    return {"station": station, "slot": slot, "material": m["id"], "part": m["part"],
+            "replaced": previous["material_id"] if previous else None}
 
 
 def loads(ctx: Context, station: str) -> list[dict[str, Any]]:

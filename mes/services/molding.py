@@ -27,6 +27,7 @@ from typing import Any
 
 from mes import clock
 from mes.domain.model import DataSpec, Operation, Routing
+from mes.domain.words import plural
 from mes.errors import InvalidInput, NotFound, Refused
 from mes.services import spc
 from mes.services.auth import current_actor, require, require_qualified
@@ -371,8 +372,9 @@ def _reject_parts(tx: Any, username: str, station: str, lot_id: str,
                     entity_type="lot", entity_id=lot_id,
                     old={"qty_scrapped": lot["qty_scrapped"], "remaining": lot["remaining"]},
                     new=changes,
-                    reason=f"{summary['bad_shots']} shots outside the validated window × "
-                           f"{summary['cavities']} cavities (EUROMAP 63 report {digest[:12]})")
+                    reason=f"{plural(summary['bad_shots'], 'shot')} outside the validated "
+                           f"window × {plural(summary['cavities'], 'cavity', 'cavities')} "
+                           f"(EUROMAP 63 report {digest[:12]})")
     return int(new)
 
 

@@ -50,6 +50,7 @@ def ncr_view(store: Store, row: dict[str, Any]) -> dict[str, Any]:
 def open_ncr(ctx: Context, item_id: str, description: str, units: list[str] | None = None
              ) -> dict[str, Any]:
     """Open an NCR on a lot (or some of its units) or a material lot; puts them on hold."""
+    require(ctx, "ncr.open")  # the role before the record: a refusal learns nothing
     if not description.strip():
         raise InvalidInput("an NCR needs a --description of what is wrong", field="description")
     store = ctx.store
@@ -68,7 +69,8 @@ def open_ncr(ctx: Context, item_id: str, description: str, units: list[str] | No
         for s in dict.fromkeys(serials):
             u = store.get("units", s)
             if u is None or u["lot_id"] != target:
-                raise NotFound(f"{s} is not a unit of lot {target}: check the serial")
+                raise NotFound(f"{s} is not a unit of lot {target}: check the serial "
+                               f"(`mes lot show {target}` lists them)")
             if u["status"] in FINAL_UNIT:
                 raise Refused(f"{s} is {u['status']}: an NCR can no longer hold it")
             unit_rows.append(u)
@@ -117,6 +119,7 @@ def open_ncr(ctx: Context, item_id: str, description: str, units: list[str] | No
 def disposition(ctx: Context, ncr_id: str, action: str, justification: str | None,
                 op: int | None = None, qty: int | None = None) -> dict[str, Any]:
     """Quality decides (signed): rework from an op, use as is, scrap, return to supplier."""
+    require(ctx, "ncr.disposition")  # the role before the record: a refusal learns nothing
     store = ctx.store
     ncr = _ncr(store, ncr_id)
     action = action.strip().lower()
@@ -339,6 +342,7 @@ def _settle_lot(tx: Store, who: str, station: str | None, lot_id: str, reason: s
 def close_ncr(ctx: Context, ncr_id: str) -> dict[str, Any]:
     """Quality closes a dispositioned NCR (signed); its items come off hold unless another
     open NCR still holds them."""
+    require(ctx, "ncr.close")  # the role before the record: a refusal learns nothing
     store = ctx.store
     ncr = _ncr(store, ncr_id)
     if ncr["status"] != "dispositioned":
@@ -437,13 +441,14 @@ def show_ncr(ctx: Context, ncr_id: str) -> dict[str, Any]:
 
 def release_lot(ctx: Context, lot_id: str) -> dict[str, Any]:
     """Final acceptance (quality, signed): every unit done, no open NCR, no hold."""
+    require(ctx, "lot.release")  # the role before the record: a refusal learns nothing
     store = ctx.store
     lot = get_lot(store, normalise_scan(lot_id))
     lot_id = lot["id"]
     if lot["status"] in ("released", "shipped"):
         raise Refused(f"lot {lot_id} is already {lot['status']}")
-    if lot["status"] == "scrapped":
-        raise Refused(f"lot {lot_id} is scrapped: nothing to release")
+    if lot["status"] in ("scrapped", "cancelled"):
+        raise Refused(f"lot {lot_id} is {lot['status']}: nothing to release")
     open_ncr = store.one("SELECT id FROM ncrs WHERE lot_id = ? AND status <> 'closed' "
                          "ORDER BY id LIMIT 1", (lot_id,))
     if open_ncr:
@@ -519,6 +524,7 @@ def release_lot(ctx: Context, lot_id: str) -> dict[str, Any]:
 def ship(ctx: Context, lot_id: str, consignee: str, ref: str, units: list[str] | None = None,
          qty: int | None = None) -> dict[str, Any]:
     """Record a shipment of released units (or quantity) of a lot to a consignee."""
+    require(ctx, "ship")  # the role before the record: a refusal learns nothing
     store = ctx.store
     if not consignee.strip():
         raise InvalidInput("--to needs the consignee's name and place", field="to")
@@ -541,7 +547,8 @@ def ship(ctx: Context, lot_id: str, consignee: str, ref: str, units: list[str] |
             for s in wanted:
                 u = store.get("units", s)
                 if u is None or u["lot_id"] != lot_id:
-                    raise NotFound(f"{s} is not a unit of lot {lot_id}")
+                    raise NotFound(f"{s} is not a unit of lot {lot_id}: check the serial "
+                                   f"(`mes lot show {lot_id}` lists them)")
                 rows.append(u)
         else:
             rows = store.find("units", {"lot_id": lot_id, "status": "released"}, order="serial")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mes import clock
 from mes.domain.model import Part, Routing, part_from_dict, routing_from_dict
-from mes.errors import NotFound, Problem, Refused, ValidationFailed
+from mes.errors import NotFound, Refused
 from mes.services.auth import check_segregation, prepare_signature, require, sign, signatures_for
 from mes.services.context import Context
 from mes.store.base import Store
@@ -18,10 +18,11 @@ if TYPE_CHECKING:
     from mes.ingest.routing_yaml import LoadedFile
 
 
-def validate_files(paths: list[Path]) -> list[dict[str, Any]]:
-    """Check files without a database: every problem of every file is reported."""
+def validate_files(ctx: Context, paths: list[Path]) -> list[dict[str, Any]]:
+    """Check files as `load_files` would, against the workspace's database when it has one
+    (none is created): every problem of every file is reported."""
     out = []
-    for path, loaded in _load_all(paths):
+    for path, loaded in _load_all(ctx, paths, _existing_store(ctx)):
         out.append({"file": str(path), "kind": loaded.kind,
                     "parts": len(loaded.parts),
                     "routing": loaded.routing.part if loaded.routing else None,
@@ -29,20 +30,25 @@ def validate_files(paths: list[Path]) -> list[dict[str, Any]]:
     return out
 
 
-def _load_all(paths: list[Path]) -> list[tuple[Path, LoadedFile]]:
-    """Parse and check every file; the problems of all files are reported together."""
-    from mes.ingest.routing_yaml import load_file
+def _existing_store(ctx: Context) -> Store | None:
+    from mes.errors import MesError
+    from mes.store import is_postgres
 
-    loaded: list[tuple[Path, LoadedFile]] = []
-    problems: list[Problem] = []
-    for path in paths:
-        try:
-            loaded.append((path, load_file(path)))
-        except ValidationFailed as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ValidationFailed(problems)
-    return loaded
+    if not is_postgres(ctx.db) and not Path(ctx.db).exists():
+        return None
+    try:
+        return ctx.store
+    except MesError:
+        return None
+
+
+def _load_all(ctx: Context, paths: list[Path], store: Store | None
+              ) -> list[tuple[Path, LoadedFile]]:
+    """Parse and check every file (one checker for validate and load)."""
+    from mes.services.labels import template_dirs
+    from mes.services.routing_check import check_files
+
+    return check_files(paths, store, template_dirs(ctx))
 
 
 def load_files(ctx: Context, paths: list[Path]) -> list[dict[str, Any]]:
@@ -52,7 +58,7 @@ def load_files(ctx: Context, paths: list[Path]) -> list[dict[str, Any]]:
     changes nothing.
     """
     actor = require(ctx, "routing.load")
-    loaded = _load_all(paths)
+    loaded = _load_all(ctx, paths, ctx.store)
     # Catalog files first, so a routing may refer to a part defined in the same load.
     loaded.sort(key=lambda pl: pl[1].kind != "catalog")
     store = ctx.store
@@ -111,6 +117,7 @@ def _add_routing_version(tx: Store, routing: Routing, text: str, sha256: str, pa
 
 
 def approve(ctx: Context, part: str, version: int) -> dict[str, Any]:
+    require(ctx, "routing.approve")  # the role before the record: a refusal learns nothing
     row = _routing_row(ctx.store, part, version)
     if row["status"] != "draft":
         raise Refused(f"routing {part} v{version} is {row['status']}, not a draft")

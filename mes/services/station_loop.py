@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mes.domain.ids import ID_RE
+from mes.domain.words import a, plural
 from mes.errors import InvalidInput, NotAuthorised, NotFound, Refused
 from mes.services.context import Actor, Context
 
@@ -192,6 +193,7 @@ class Reply:
 # Option names in the services' messages, as the station loop spells them.
 _WORDS = (("add --data ", "scan DATA:"), ("--data ", "DATA:"),
           ("add --result pass|fail", "scan RESULT:PASS or RESULT:FAIL"),
+          ("--result pass|fail", "RESULT:PASS or RESULT:FAIL"),
           ("--consume", "a material scan"), ("--result", "RESULT:"))
 
 
@@ -230,10 +232,24 @@ class StationLoop:
             raise NotAuthorised(f"the session is for station {self.ctx.station}: run "
                                 f"`mes login {self.actor.username} --station {self.station}`")
         self.ctx.station = self.station
+        self._check_can_work(row)
         # the services for every scan, imported now rather than at the first scan
         import mes.services.materials
         import mes.services.steps  # noqa: F401
         return self.actor
+
+    def _check_can_work(self, station: dict[str, Any]) -> None:
+        """At start, not at the first COMPLETE: the role, the qualification for this station
+        type and the station's calibration (each refusal says what to do)."""
+        from mes import clock
+        from mes.services.auth import require, require_qualified
+
+        actor = require(self.ctx, "step.record")
+        require_qualified(self.ctx, actor, self.station_type)
+        due = station.get("calibration_due")
+        if due and due < clock.now().date().isoformat():
+            raise Refused(f"station {self.station} calibration expired on {due}: ask a "
+                          "technician to calibrate it before recording steps here")
 
     def _still_authorised(self) -> None:
         """Each line: the session may have ended (logout, 8 h) or the user been locked."""
@@ -310,10 +326,13 @@ class StationLoop:
         if action.kind == "load" and action.extra is not None:
             from mes.services.materials import load_on_station
 
-            out = load_on_station(self.ctx, self.station, action.extra, action.arg or "")
+            # a scan at the feeder is the operator changing the reel: replace, and say so
+            out = load_on_station(self.ctx, self.station, action.extra, action.arg or "",
+                                  replace=True)
             self.state = state
+            took = f", replacing {out['replaced']}" if out["replaced"] else ""
             return Reply("OK", f"{out['material']} ({out['part']}) loaded on {out['station']} "
-                               f"slot {out['slot']}")
+                               f"slot {out['slot']}{took}")
         if action.kind == "load":
             self.state = state
             return Reply("OK", f"slot {action.arg}: now scan the material lot to load")
@@ -323,11 +342,13 @@ class StationLoop:
                                "queued)")
         if action.kind == "op":
             if state.op is not None and self.state.item is not None:
-                self._operation(self.state.item, state.op)  # NotFound if the routing has none
+                op = self._operation(self.state.item, state.op)  # NotFound if none
+                self._check_order(self.state.item, op)
             self.state = state
             due = "" if state.op is not None else ": the next op due"
             return Reply("OK", f"op {state.op if state.op is not None else 'AUTO'}{due}")
         if action.kind == "data":
+            self._check_value(state, action.arg or "", action.extra or "")
             self.state = state
             return Reply("OK", f"{action.arg}={action.extra}{self._missing(state)}")
         if action.kind == "result":
@@ -353,6 +374,7 @@ class StationLoop:
         item = row["id"] if kind == "lot" else row["serial"]
         what = f"lot {item}" if kind == "lot" else f"{item} (lot {lot['id']})"
         op = self._operation(item, state.op) if state.op is not None else self._next_op(item)
+        self._check_order(item, op)
         self._scanned_op = (item, state.op, op)
         return f"{what} {lot['part']}: op {op.op} {op.name}"
 
@@ -361,29 +383,59 @@ class StationLoop:
 
         return load_target(self.ctx.store, item, op_no).op
 
-    def _next_op(self, item: str) -> Any:
-        """The first op at this station's type not yet passed by the item (all its units)."""
+    def _holders(self, item: str) -> tuple[dict[str, Any], list[dict[str, Any] | None]]:
+        """The item's lot and what records steps: its unit, the lot's units in process, or
+        the lot itself (None) when it is not serialized."""
         from mes.services.lots import resolve
-        from mes.services.routings import routing_version
-        from mes.services.steps import passed_ops
 
         store = self.ctx.store
         kind, row = resolve(store, item)
         lot = row if kind == "lot" else store.get("lots", row["lot_id"]) or {}
-        routing = routing_version(store, lot["part"], lot["routing_version"])
         if kind == "unit":
-            holders: list[dict[str, Any] | None] = [row]
-        elif lot["serialized"]:
-            holders = [u for u in store.find("units", {"lot_id": lot["id"]})
-                       if u["status"] not in ("scrapped", "consumed")] or [None]
-        else:
-            holders = [None]
+            return lot, [row]
+        if lot["serialized"]:
+            return lot, [u for u in store.find("units", {"lot_id": lot["id"]})
+                         if u["status"] not in ("scrapped", "consumed")] or [None]
+        return lot, [None]
+
+    def _check_order(self, item: str, op: Any) -> None:
+        """At the scan: an op this item may not do yet (or has passed), or not at this
+        station, is refused now rather than at COMPLETE."""
+        from mes import clock
+        from mes.domain.interlocks import check_order, check_station
+        from mes.services.routings import routing_version
+        from mes.services.steps import passed_ops
+
+        store = self.ctx.store
+        check_station(store.get("stations", self.station), self.station, op,
+                      clock.now().date())
+        lot, holders = self._holders(item)
+        routing = routing_version(store, lot["part"], lot["routing_version"])
+        for u in holders:
+            check_order(routing, op, passed_ops(store, lot, u), u["serial"] if u else lot["id"])
+
+    def _check_value(self, state: State, name: str, raw: str) -> None:
+        """A DATA: line is checked against the op as soon as the item and op are known."""
+        if state.item is None:
+            return
+        from mes.domain.interlocks import check_value
+
+        check_value(self._current_op(), name, raw)
+
+    def _next_op(self, item: str) -> Any:
+        """The first op at this station's type not yet passed by the item (all its units)."""
+        from mes.services.routings import routing_version
+        from mes.services.steps import passed_ops
+
+        store = self.ctx.store
+        lot, holders = self._holders(item)
+        routing = routing_version(store, lot["part"], lot["routing_version"])
         passed = set.intersection(*[passed_ops(store, lot, u) for u in holders])
         for op in routing.operations:
             if op.station_type == self.station_type and op.op not in passed:
                 return op
         todo = [o for o in routing.operations if o.op not in passed and not o.optional]
-        nxt = f": its next op is {todo[0].op} {todo[0].name} at a {todo[0].station_type} " \
+        nxt = f": its next op is {todo[0].op} {todo[0].name} at {a(todo[0].station_type)} " \
               "station" if todo else ": its routing is complete"
         raise Refused(f"{item} has no op left for {self.station} ({self.station_type}){nxt}")
 
@@ -442,8 +494,14 @@ class StationLoop:
         if out["status"] == "failed":
             return Reply("FAIL", f"op {out['op']} ({out['name']}) on {items}: "
                                  f"{'; '.join(out['problems'])} — put on hold: call quality")
-        done = f"; routing complete for {len(out['completed'])}" if out["completed"] else ""
+        done = f"; routing complete for {self._complete_words(out['completed'])}" \
+            if out["completed"] else ""
         return Reply("OK", f"op {out['op']} ({out['name']}) passed on {items}{used}{done}")
+
+    @staticmethod
+    def _complete_words(items: list[str]) -> str:
+        """'PB-000001' or 'L2611-0001' (the item), '900 units': not 'complete for 1'."""
+        return items[0] if len(items) == 1 else plural(len(items), "unit")
 
     def status(self) -> str:
         s = self.state

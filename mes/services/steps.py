@@ -175,7 +175,7 @@ def complete_step(ctx: Context, req: StepRequest, *, extra: dict[str, Any] | Non
             from mes.services.printing import check_printed
 
             check_printed(tx, [t.item_of(s) for s in t.keys])
-        check = interlocks.check_data(t.op, req.data)
+        check = interlocks.check_data(t.op, req.data, req.result, with_result=True)
         result = interlocks.check_result(t.op, req.result)
         failed = bool(check.out_of_limits) or result == "fail"
         problems = list(check.out_of_limits) + (["result fail"] if result == "fail" else [])

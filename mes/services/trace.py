@@ -7,8 +7,8 @@ from typing import Any
 
 from mes import clock
 from mes.domain.ids import normalise_scan
-from mes.errors import InvalidInput, Refused
-from mes.services.auth import prepare_signature, require, sign
+from mes.errors import InvalidInput, NotFound, Refused
+from mes.services.auth import prepare_signature, require, sign, signatures_for
 from mes.services.component_quality import component_quality
 from mes.services.context import Context
 from mes.services.lots import resolve
@@ -216,12 +216,11 @@ def _add_containers(store: Store, items: list[dict[str, Any]]) -> None:
 def recall(ctx: Context, item_id: str, reason: str, hold: bool = False) -> dict[str, Any]:
     """Recall scope of a start point; with hold, every affected item still in the plant is
     put on hold in one signed transaction."""
+    require(ctx, "recall")  # the role before the record: a refusal learns nothing
     if not reason.strip():
         raise InvalidInput("a recall needs a --reason (e.g. the supplier notice)",
                            field="reason")
     store = ctx.store
-    if not hold:
-        require(ctx, "recall")
     scope = forward(ctx, item_id)
     kind, row = _root(store, item_id)
     start = scope["start"]
@@ -250,15 +249,62 @@ def recall(ctx: Context, item_id: str, reason: str, hold: bool = False) -> dict[
                             action=f"{k}.hold", entity_type=k, entity_id=item,
                             old={"on_hold": False}, new={"on_hold": True}, reason=hold_reason)
             held.append(item)
+        recall_id = f"RC-{tx.next_counter('recall'):06d}"
         record = {"start": start, "reason": reason, "held": held,
                   "scope": {"units": scope["units"], "lots": scope["lots"],
                             "counts": scope["counts"]}, "at": clock.now_iso()}
+        tx.insert("recalls", {"id": recall_id, "start_item": start, "reason": reason,
+                              "status": "open", "held": held, "scope": record["scope"],
+                              "opened_by": signer.actor.username, "opened_at": record["at"]})
         tx.append_audit(username=signer.actor.username, station=ctx.station,
                         action="recall.hold", entity_type=kind, entity_id=start,
-                        new={"held": held, "scope_counts": scope["counts"]}, reason=reason)
+                        new={"held": held, "scope_counts": scope["counts"],
+                             "recall": recall_id}, reason=reason)
         sign(tx, signer, "recall", start, record)
-    out["held"] = held
+    out["held"], out["recall"] = held, recall_id
     return out
+
+
+def _recall_view(store: Store, row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "held": json.loads(row["held"]), "scope": json.loads(row["scope"]),
+            "signatures": signatures_for(store, "recall", row["id"])
+            + signatures_for(store, "recall", row["start_item"])}
+
+
+def list_recalls(ctx: Context) -> list[dict[str, Any]]:
+    return [_recall_view(ctx.store, r) for r in ctx.store.find("recalls", order="id")]
+
+
+def show_recall(ctx: Context, recall_id: str) -> dict[str, Any]:
+    row = ctx.store.get("recalls", recall_id.strip().upper())
+    if row is None:
+        raise NotFound(f"no recall {recall_id}: see `mes recall list`")
+    return _recall_view(ctx.store, row)
+
+
+def close_recall(ctx: Context, recall_id: str, reason: str) -> dict[str, Any]:
+    """Quality closes a recall (signed) once its items are dispositioned; the holds stay
+    (each comes off through its own NCR or unhold, with its own reason)."""
+    require(ctx, "recall")  # the role before the record
+    if not reason.strip():
+        raise InvalidInput("closing a recall needs a --reason (what was done)", field="reason")
+    rec = show_recall(ctx, recall_id)
+    if rec["status"] != "open":
+        raise Refused(f"recall {rec['id']} is already {rec['status']}")
+    signer = prepare_signature(ctx, "recall", "closed")
+    now = clock.now_iso()
+    with ctx.store.transaction() as tx:
+        if tx.update("recalls", rec["id"], {"status": "closed", "closed_by":
+                     signer.actor.username, "closed_at": now, "close_reason": reason},
+                     expect={"status": "open"}) != 1:
+            raise Refused(f"recall {rec['id']} changed meanwhile: try again")
+        tx.append_audit(username=signer.actor.username, station=ctx.station,
+                        action="recall.close", entity_type="recall", entity_id=rec["id"],
+                        old={"status": "open"}, new={"status": "closed"}, reason=reason)
+        sign(tx, signer, "recall", rec["id"], {"id": rec["id"], "start": rec["start_item"],
+                                               "held": rec["held"], "status": "closed",
+                                               "reason": reason})
+    return show_recall(ctx, rec["id"])
 
 
 def _hold_targets(items: list[dict[str, Any]]) -> list[tuple[str, str]]:

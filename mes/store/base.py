@@ -26,7 +26,7 @@ KEYS = {
     "material_lots": "id", "firmware": "id", "ncrs": "id", "machine_messages": "unique_id",
     "steps": "id", "signatures": "id", "labels": "id", "origin_decisions": "id",
     "shipments": "id", "qualifications": "id", "flashes": "id", "edges": "id",
-    "station_loads": "id", "containers": "sscc",
+    "station_loads": "id", "containers": "sscc", "recalls": "id",
     "print_jobs": "id",
 }
 

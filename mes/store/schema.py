@@ -207,6 +207,13 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE qualifications ADD COLUMN revoked_reason TEXT",
         "ALTER TABLE material_lots ADD COLUMN raw_scan TEXT",
     ],
+    # Issue 12: a recall is a record: what it held, who opened and closed it (signed).
+    [
+        """CREATE TABLE recalls (id TEXT PRIMARY KEY, start_item TEXT NOT NULL,
+            reason TEXT NOT NULL, status TEXT NOT NULL, held TEXT NOT NULL, scope TEXT NOT NULL,
+            opened_by TEXT NOT NULL, opened_at TEXT NOT NULL, closed_by TEXT, closed_at TEXT,
+            close_reason TEXT)""",
+    ],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.

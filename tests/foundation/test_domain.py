@@ -104,11 +104,11 @@ def test_data_parsed_by_type() -> None:
 
 @pytest.mark.parametrize("raw,words", [
     ({k: v for k, v in GOOD.items() if k != "stencil"}, "needs stencil"),
-    ({**GOOD, "speed": "fast"}, "not a float"),
-    ({**GOOD, "speed": "nan"}, "not a float"),
-    ({**GOOD, "speed": "inf"}, "not a float"),
-    ({**GOOD, "bridges": "0.5"}, "not a int"),
-    ({**GOOD, "verified": "maybe"}, "not a bool"),
+    ({**GOOD, "speed": "fast"}, "not a number: enter a number, e.g. speed=243.5"),
+    ({**GOOD, "speed": "nan"}, "not a number"),
+    ({**GOOD, "speed": "inf"}, "not a number"),
+    ({**GOOD, "bridges": "0.5"}, "not a whole number"),
+    ({**GOOD, "verified": "maybe"}, "not true or false"),
     ({**GOOD, "humidity": "40"}, "does not capture humidity"),
 ])
 def test_data_refusals(raw: dict[str, str], words: str) -> None:

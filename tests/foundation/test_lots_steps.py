@@ -231,7 +231,7 @@ REFUSALS: dict[str, tuple[Setup, int, str]] = {
                             "--data", "print_speed_mm_s=40", "--data", "squeegee_pressure_n=50",
                             "--result", "pass"], 5, "needs stencil_id"),
     "data of wrong type": (lambda ws, lot, s: complete_args(ws, s[0], 10, print_speed_mm_s="fast"),
-                           5, "not a float"),
+                           5, "not a number"),
     "unknown data": (lambda ws, lot, s: complete_args(ws, s[0], 10, humidity=40), 5,
                      "does not capture humidity"),
     "malformed data": (lambda ws, lot, s: [*complete_args(ws, s[0], 10), "--data", "novalue"],

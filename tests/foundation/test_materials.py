@@ -243,7 +243,8 @@ def test_consume_from_station_load(plant: Workspace) -> None:
     assert {(c["item"], c["feeder"]) for c in consumed} == {(a, "P1")}
     # Loading another jar on the same slot replaces the first one.
     b = _paste(plant, 50)
-    plant.ok("station", "load", "PRN-1", b, "--slot", "P1", user="fatima")
+    plant.ok("station", "load", "PRN-1", b, "--slot", "P1", "--replace",
+             user="fatima")
     lot2, _ = new_lot(plant)
     plant.ok(*complete_args(plant, lot2, 10), user="fatima")
     assert material(plant, a)["remaining"] == pytest.approx(99.3)
@@ -304,3 +305,43 @@ def test_bad_consume_quantity(plant: Workspace, arg: str) -> None:
     r = plant.mes(*complete_args(plant, lot, 10), "--consume", arg, user="fatima")
     assert r.code == 5, r
     assert_unchanged(plant, before)
+
+
+def test_loading_on_an_occupied_slot_names_what_it_displaces_and_needs_replace(
+        plant: Workspace) -> None:
+    ws = plant
+    first, second = receive(ws, "PASTE-SAC305", 100), receive(ws, "PASTE-SAC305", 50)
+    ws.ok("station", "load", "PRN-1", first, "--slot", "P1", user="fatima")
+    before = ws.dump()
+    r = ws.mes("station", "load", "PRN-1", second, "--slot", "P1", user="fatima")
+    assert r.code == 4, r
+    assert r.err == (f"mes: PRN-1 slot P1 holds {first} (PASTE-SAC305, 100 left): loading "
+                     f"{second} would take it off: add --replace to do so\n"), r.err
+    assert_unchanged(ws, before)
+    r = ws.mes("station", "load", "PRN-1", first, "--slot", "P1", user="fatima")
+    assert r.code == 4 and "already loaded on PRN-1 slot P1" in r.err, r
+    r = ws.ok("station", "load", "PRN-1", second, "--slot", "P1", "--replace", user="fatima")
+    assert r.out.strip() == f"OK {second} (PASTE-SAC305) loaded on PRN-1 slot P1, replacing {first}"
+    loaded = json.loads(ws.ok("station", "show", "PRN-1", "--json").out)["loaded"]
+    assert [x["material"] for x in loaded] == [second]
+
+
+def test_release_several_lots_with_one_signing(plant: Workspace) -> None:
+    ws = plant
+    ids = [receive(ws, "CAP-100N-0402", 100, release=False) for _ in range(3)]
+    done = receive(ws, "CAP-100N-0402", 100)
+    before = ws.dump()
+    r = ws.mes("material", "release", *ids, done, user="youssef")
+    assert r.code == 4 and f"{done} is released" in r.err, r
+    assert_unchanged(ws, before)
+    r = ws.mes("material", "release", *ids, user="fatima")
+    assert r.code == 6, r
+    assert_only_denied(ws, before)
+    events = len(audit_actions(ws))
+    r = ws.ok("material", "release", *ids, user="youssef")  # one password line on stdin
+    assert r.out.splitlines() == [f"{i} released" for i in ids]
+    assert audit_actions(ws)[events:] == ["material.release", "signature"] * 3
+    for i in ids:
+        shown = json.loads(ws.ok("material", "show", i, "--json").out)
+        assert shown["status"] == "released"
+        assert [s["meaning"] for s in shown["signatures"]] == ["released"]

@@ -115,8 +115,8 @@ def test_load_bad_file_changes_nothing(workspace: Workspace, tmp_path: Path) -> 
 def test_load_routing_of_unknown_part(workspace: Workspace) -> None:
     before = workspace.dump()
     r = workspace.mes("routing", "load", ROUTINGS / "pcba-oxi-100.yaml", user="tarik")
-    assert r.code == 3, r
-    assert "catalog" in r.err
+    assert r.code == 5, r  # a file problem, reported with its line like validate does
+    assert "pcba-oxi-100.yaml:9: routing.part: part PCBA-OXI-100 is not in the catalog" in r.err
     assert workspace.dump() == before
 
 

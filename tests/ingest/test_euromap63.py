@@ -222,7 +222,7 @@ def test_all_bad_lines_are_reported_together(tmp_path: Path) -> None:
     with pytest.raises(ValidationFailed) as exc:
         parse_report(_write(tmp_path, body))
     assert [(p.line, p.field) for p in exc.value.problems] == [(3, "ActTimCyc"), (5, "ActTimCyc")]
-    assert "(and 1 more problems)" in str(exc.value)
+    assert "(and 1 more problem)" in str(exc.value)
 
 
 def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

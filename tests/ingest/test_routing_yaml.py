@@ -183,7 +183,7 @@ def test_validation_failed_says_how_many_and_lists_each() -> None:
     with pytest.raises(ValidationFailed) as exc:
         load_text(routing_with("name: A\nstation_type: X\nactivity: nope"), "r.yaml")
     assert str(exc.value).startswith("r.yaml:")
-    assert str(exc.value).endswith("(and 1 more problems)")
+    assert str(exc.value).endswith("(and 1 more problem)")
     assert isinstance(exc.value, InvalidInput) and exc.value.exit_code == 5
 
 
@@ -258,7 +258,7 @@ REFUSALS = [
      11, "routing.operations[0].data[1].euromap", "already feeds a (line 10)"),
     ("cavities", routing_with("name: A\nstation_type: a\nactivity: molding\n"
                               "molding: {cavities: 0}"),
-     8, "routing.operations[0].molding.cavities", "out of range 1..256"),
+     8, "routing.operations[0].molding.cavities", "out of range: it must be between 1 and 256"),
     ("qty zero", routing_with("name: A\nstation_type: a\nconsumes:\n  - {part: X, qty: 0}"),
      8, "routing.operations[0].consumes[0].qty", "greater than 0"),
     ("qty by serial", routing_with("name: A\nstation_type: a\nconsumes:\n"
@@ -283,7 +283,7 @@ REFUSALS = [
      5, "routing.operations[1].op", "op 10 comes after op 20"),
     ("op out of range", "routing:\n  part: P\n  operations:\n"
      "    - {op: 0, name: A, station_type: a}\n",
-     4, "routing.operations[0].op", "out of range 1..9999"),
+     4, "routing.operations[0].op", "out of range: it must be between 1 and 9999"),
     # catalog
     ("part number", catalog_with("name: A\nkind: component").replace("P-1", "cap 100n"),
      2, "parts[0].number", "0-9, A-Z and '-'"),
@@ -517,7 +517,7 @@ def test_diff_of_added_data_flash_and_molding() -> None:
         "        - {name: cycle_s, unit: s, min: 20, max: 30, euromap: ActTimCyc}")).routing
     assert a is not None and b is not None
     assert diff_routings(a, b) == [
-        "op 10 A: data cycle_s added (float s, 20..30)",
+        "op 10 A: data cycle_s added (float s, between 20 and 30)",
         "op 10 A: molding cavities 4 -> 8",
     ]
     c = dataclasses.replace(b, description="v2", operations=(

@@ -126,7 +126,7 @@ def test_copy_sqlite_workspace_to_postgres(plants: dict[str, Any], pg_server: Pg
     # only an admin of the source may copy it; a refusal copies nothing
     r = sqlite_ws.mes("db", "copy", "--from", sqlite_ws.db, "--to", target, user="youssef")
     assert r.code == 6, r
-    assert "db.copy" in r.err
+    assert "may not copy the database" in r.err
     assert pg_sql(target, "SELECT count(*) FROM information_schema.tables "
                           "WHERE table_schema = 'public'") == [(0,)]
 

@@ -120,13 +120,15 @@ def build(ws: Workspace, *, devices: int = 3) -> Scenario:
         load_materials(ws, part, slots)
     station, slot = slots[SHARED_REEL_PART]
     sc.shared_reel = receive(ws, SHARED_REEL_PART, 10_000, "MUR-7731-A")
-    ws.ok("station", "load", station, sc.shared_reel, "--slot", slot, user="fatima")
+    ws.ok("station", "load", station, sc.shared_reel, "--slot", slot, "--replace",
+          user="fatima")
     for name in ("A", "B"):
         lot, serials = new_lot(ws, PCBA, 2)
         run_ops(ws, PCBA, lot, serials)
         sc.pcba[name] = (lot, serials)
     sc.other_reel = receive(ws, SHARED_REEL_PART, 10_000, "MUR-9000-B")
-    ws.ok("station", "load", station, sc.other_reel, "--slot", slot, user="fatima")
+    ws.ok("station", "load", station, sc.other_reel, "--slot", slot, "--replace",
+          user="fatima")
     lot, serials = new_lot(ws, PCBA, 2)
     run_ops(ws, PCBA, lot, serials)
     sc.pcba["C"] = (lot, serials)

@@ -104,6 +104,10 @@ COMMANDS: dict[str, Setup] = {
     "lot.release": lambda ws, i, n: (["lot", "release", _reviewed(ws, i["completed"].pop())],
                                      ""),
     "dhr.review": lambda ws, i, n: (["dhr", "review", i["released"]], ""),
+    "lot.cancel": lambda ws, i, n: (["lot", "cancel", _new_lot(ws)["lot"], "--reason",
+                                     "planning error"], ""),
+    "lot.adjust": lambda ws, i, n: (["lot", "adjust", _new_lot(ws)["lot"], "--qty", "3",
+                                     "--reason", "order changed"], ""),
     "step.record": lambda ws, i, n: (step_args(i["routing"], _new_lot(ws)["serials"][0], 10),
                                      ""),
     "material.receive": lambda ws, i, n: (["material", "receive", "CAP-100N-0402", "--qty",
@@ -328,3 +332,148 @@ def test_role_matrix(aws: tuple[Workspace, dict[str, Any]], permission: str) -> 
 def test_cells_figure() -> None:
     """Not a check: prints the number of role × command cells run in this module."""
     print(f"authority cells run: {len(CELLS)}")
+
+
+# -- authority before state (issue 12) -------------------------------------------------------
+# Every signed command on a target in each state it can be in (and one that does not exist):
+# a role the table refuses always gets exit 6, the role message, exactly one `auth.denied`
+# event, and nothing about the target (no "already", no status, no "not found").
+
+def _approved_routing(ws: Workspace, n: int) -> str:
+    version = _draft_version(ws, n)
+    ws.ok("routing", "approve", ENC, "--version", version, user="youssef")
+    return version
+
+
+def _material_in(ws: Workspace, status: str) -> str:
+    mid = _quarantined(ws)
+    if status == "released":
+        ws.ok("material", "release", mid, user="youssef")
+    elif status == "rejected":
+        ws.ok("material", "reject", mid, "--reason", "bent", user="youssef")
+    elif status == "held":
+        ws.ok("material", "release", mid, user="youssef")
+        ws.ok("lot", "hold", mid, "--reason", "check", user="youssef")
+    return mid
+
+
+def _ncr_in(ws: Workspace, status: str) -> str:
+    ncr = _ncr(ws, dispositioned=status in ("dispositioned", "closed"))
+    if status == "closed":
+        ws.ok("ncr", "close", ncr, user="youssef")
+    return ncr
+
+
+def _fw_approved(ws: Workspace, n: int) -> str:
+    version = _fw_registered(ws, n)
+    ws.ok("firmware", "approve", "FW-OXI", "--version", version, user="youssef")
+    return version
+
+
+StateSetup = Callable[[Workspace, dict[str, Any], int], list[str]]
+
+
+def _on_material(verb: str, status: str, *extra: str) -> StateSetup:
+    return lambda ws, i, n: ["material", verb, _material_in(ws, status), *extra]
+
+
+def _on_ncr(verb: str, status: str, *extra: str) -> StateSetup:
+    return lambda ws, i, n: ["ncr", verb, _ncr_in(ws, status), *extra]
+
+
+STATES: dict[str, dict[str, StateSetup]] = {
+    "routing.approve": {
+        "draft": lambda ws, i, n: ["routing", "approve", ENC, "--version",
+                                   _draft_version(ws, n)],
+        "approved": lambda ws, i, n: ["routing", "approve", ENC, "--version",
+                                      _approved_routing(ws, n)],
+        "missing": lambda ws, i, n: ["routing", "approve", ENC, "--version", "99"],
+    },
+    "lot.release": {
+        "in process": lambda ws, i, n: ["lot", "release", _new_lot(ws)["lot"]],
+        "completed": lambda ws, i, n: ["lot", "release", i["completed"][0]],
+        "released": lambda ws, i, n: ["lot", "release", i["released"]],
+        "on hold": lambda ws, i, n: ["lot", "release", _held_lot(ws)],
+        "missing": lambda ws, i, n: ["lot", "release", "L9912-0099"],
+    },
+    "material.release": {s: _on_material("release", s)
+                         for s in ("quarantine", "released", "rejected", "held")}
+    | {"missing": lambda ws, i, n: ["material", "release", "R-999999"]},
+    "material.reject": {s: _on_material("reject", s, "--reason", "x")
+                        for s in ("quarantine", "released", "rejected")}
+    | {"no reason": lambda ws, i, n: ["material", "reject", _quarantined(ws), "--reason", " "]},
+    "material.hold": {
+        "released": lambda ws, i, n: ["lot", "hold", _material_in(ws, "released"),
+                                      "--reason", "x"],
+        "held": lambda ws, i, n: ["lot", "hold", _material_in(ws, "held"), "--reason", "x"],
+    },
+    "lot.hold": {
+        "in process": lambda ws, i, n: ["lot", "hold", _new_lot(ws)["lot"], "--reason", "x"],
+        "held": lambda ws, i, n: ["lot", "hold", _held_lot(ws), "--reason", "x"],
+        "missing": lambda ws, i, n: ["lot", "hold", "L9912-0099", "--reason", "x"],
+    },
+    "dhr.review": {
+        "in process": lambda ws, i, n: ["dhr", "review", _new_lot(ws)["lot"]],
+        "released": lambda ws, i, n: ["dhr", "review", i["released"]],
+        "missing": lambda ws, i, n: ["dhr", "review", "L9912-0099"],
+    },
+    "lot.cancel": {
+        "in process": lambda ws, i, n: ["lot", "cancel", _new_lot(ws)["lot"], "--reason", "x"],
+        "completed": lambda ws, i, n: ["lot", "cancel", i["completed"][0], "--reason", "x"],
+        "missing": lambda ws, i, n: ["lot", "cancel", "L9912-0099", "--reason", "x"],
+    },
+    "lot.unhold": {
+        "held": lambda ws, i, n: ["lot", "unhold", _held_lot(ws), "--reason", "x"],
+        "not held": lambda ws, i, n: ["lot", "unhold", _new_lot(ws)["lot"], "--reason", "x"],
+    },
+    "firmware.approve": {
+        "registered": lambda ws, i, n: ["firmware", "approve", "FW-OXI", "--version",
+                                        _fw_registered(ws, n)],
+        "approved": lambda ws, i, n: ["firmware", "approve", "FW-OXI", "--version",
+                                      _fw_approved(ws, n)],
+        "missing": lambda ws, i, n: ["firmware", "approve", "FW-OXI", "--version", "9.9.9"],
+    },
+    "ncr.disposition": {s: _on_ncr("disposition", s, "--action", "scrap")
+                        for s in ("open", "dispositioned", "closed")}
+    | {"missing": lambda ws, i, n: ["ncr", "disposition", "NCR-9999", "--action", "scrap"]},
+    "ncr.close": {s: _on_ncr("close", s) for s in ("open", "dispositioned", "closed")}
+    | {"missing": lambda ws, i, n: ["ncr", "close", "NCR-9999"]},
+    "ship": {
+        "released": lambda ws, i, n: ["ship", i["released"], "--to", "CHU", "--ref", "BL-1",
+                                      "--qty", "1"],
+        "completed": lambda ws, i, n: ["ship", i["completed"][0], "--to", "CHU", "--ref",
+                                       "BL-1", "--qty", "1"],
+        "missing": lambda ws, i, n: ["ship", "L9912-0099", "--to", "CHU", "--ref", "BL-1"],
+    },
+    "recall": {
+        "material": lambda ws, i, n: ["recall", _quarantined(ws), "--reason", "x", "--hold"],
+        "missing": lambda ws, i, n: ["recall", "R-999999", "--reason", "x", "--hold"],
+    },
+}
+STATE_WORDS = ("already", "not found", "no lot", "no routing", "is draft", "is approved",
+               "quarantine", "released", "rejected", "is on hold", "dispositioned", "closed",
+               "not a known", "no firmware", "no NCR")
+
+
+def test_action_words_cover_every_permission() -> None:
+    from mes.domain.auth import ACTION_WORDS
+
+    assert set(ACTION_WORDS) == set(PERMISSIONS)
+
+
+@pytest.mark.parametrize("permission", sorted(STATES))
+def test_authority_before_state(aws: tuple[Workspace, dict[str, Any]], permission: str
+                                ) -> None:
+    ws, info = aws
+    refused = [r for r in ROLES if r not in PERMISSIONS[permission]]
+    for n, (state, setup) in enumerate(STATES[permission].items()):
+        argv = setup(ws, info, 100 + n)
+        for role in refused:
+            before = ws.dump()
+            r = _as(ws, ACTOR[role], PASSWORDS[ACTOR[role]], argv, "")
+            assert r.code == 6, (permission, state, role, str(r))
+            assert "may not" in r.err and "needs the role" in r.err, (state, r.err)
+            message = r.err.split(": it needs")[0].lower()
+            assert not any(w.lower() in message for w in STATE_WORDS), (state, r.err)
+            _denied_only(before, ws.dump())
+            CELLS.append(1)
