@@ -88,7 +88,7 @@ def on_step(tx: Store, actor: Actor, station: str, target: Any, values: dict[str
 
 
 def on_shots(tx: Store, username: str, station: str, lot: dict[str, Any], op: Operation,
-             step_id: int, shots: Sequence[tuple[int, int, str, str | None]]
+             step_id: int, shots: Sequence[tuple[Any, ...]]
              ) -> list[dict[str, Any]]:
     """After a EUROMAP 63 import stored its shots: the characteristics' subgroups.
 
