@@ -218,8 +218,8 @@ def _record(ctx: Context, req: MoldingImport, lot: dict[str, Any], op: Operation
         cav = summary["cavities"]
         for start in range(0, total, INSERT_CHUNK):
             chunk = shots.rows[start:start + INSERT_CHUNK]
-            tx.executemany("INSERT INTO shots (lot_id, step_id, shot_no, ok, cavities, "
-                           "shot_values, problems) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            tx.insert_many("shots", ("lot_id", "step_id", "shot_no", "ok", "cavities",
+                                     "shot_values", "problems"),
                            [(lot["id"], step_id, r[0], r[1], cav, r[2], r[3]) for r in chunk])
             if on_progress:
                 on_progress("store", min(start + INSERT_CHUNK, total), total)
