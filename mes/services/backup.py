@@ -23,6 +23,7 @@ from mes.errors import IntegrityFailure, InvalidInput, NotFound, Refused
 from mes.services.auth import require
 from mes.services.context import Context
 from mes.store.base import Store
+from mes.store.sqlite import SqliteStore
 from mes.store.schema import SCHEMA_VERSION
 
 PAGES_PER_STEP = -1  # one step: the snapshot is taken under one read transaction
@@ -156,12 +157,11 @@ def verify_backup(path: Path, *, reconcile_state: bool = True) -> dict[str, Any]
             "counts": counts, "reconciled": rec["checked"]}
 
 
-class _ReadOnly(Store):
+class _ReadOnly(SqliteStore):
     """The store's row access over a read-only connection (no migrations, no writes)."""
 
-    dialect = "sqlite"
-
     def __init__(self, conn: sqlite3.Connection, location: str) -> None:
-        super().__init__()
+        Store.__init__(self)
+        self.path = Path(location)
         self.conn = conn
         self.location = location

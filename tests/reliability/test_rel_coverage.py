@@ -1,14 +1,15 @@
 """Every fact is covered (issue 13 item 1): a test generated from the schema itself.
 
-A plant with a row in every record table (the demo, plus EXTRA for what it does not do)
-is built once. Then, for every record table of the schema and every one of its columns,
-one row is edited directly in the SQLite file (as someone with file access would) and
-`mes audit verify --reconcile` must fail with exit 7 naming that row; the edit is undone
-before the next case.
+A plant with a row in every record table (`demo_template`: the demo, plus DEMO_EXTRA for
+what it does not do) is built once. Then, for every record table of the schema and every
+one of its columns, one row is edited directly in the SQLite file (as someone with file access would) and
+`mes audit verify --reconcile` must fail with exit 7 naming that row (each case on its own
+copy).
 
 A table added later is in the schema, so it is in this test: if no command of the plant
-writes a row into it, `test_every_record_table_has_a_row` fails (add one to EXTRA, or, if
-the table holds no record, put it in `mes.store.base.NOT_RECORDS` with the reason). A
+writes a row into it, `test_every_record_table_has_a_row` fails (add one to DEMO_EXTRA of
+tests/reliability/conftest.py, or, if the table holds no record, put it in
+`mes.store.base.NOT_RECORDS` with the reason). A
 column added later is edited like the others: it is covered as soon as it is written
 through the store's helpers, since the row image in the event covers every column.
 """
@@ -24,17 +25,9 @@ from typing import Any
 
 import pytest
 
-from mes import clock
 from mes.store.base import NOT_RECORD_ROWS, NOT_RECORDS
 from mes.store.sqlite import SqliteStore
-from tests.conftest import TestClock as Calendar
 from tests.conftest import Workspace, run_cli, sql
-
-# Commands run after the demo so every record table has a row: (user, argv). `{unit}` is a
-# serial of the demo's device lot.
-EXTRA: list[tuple[str, list[str]]] = [
-    ("fatima", ["ncr", "open", "{unit}", "--description", "scratched window"]),
-]
 
 
 def schema_tables() -> dict[str, list[str]]:
@@ -53,25 +46,10 @@ CASES = [(t, c) for t, cols in SCHEMA.items() for c in cols]
 
 
 @pytest.fixture(scope="module")
-def covered_plant(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    from mes.cli.demo import Demo, run_demo
-
+def covered_plant(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     path = tmp_path_factory.mktemp("coverage") / "plant"
-    with pytest.MonkeyPatch.context() as mp, clock.use_clock(Calendar()):
-        mp.chdir(tmp_path_factory.getbasetemp())
-        run_demo(path, units=2, quiet=True)
-        mp.setenv("MES_HOME", str(path))
-        mp.delenv("MES_DB", raising=False)
-        ws = Workspace(path)
-        unit = _a_unit(ws)
-        for user, argv in EXTRA:  # the demo's users and passwords
-            Demo(path, quiet=True).mes(*[a.format(unit=unit) for a in argv], user=user)
-    return ws
-
-
-def _a_unit(ws: Workspace) -> str:
-    return str(sql(ws, "SELECT serial FROM units WHERE status = 'in_process' "
-                       "ORDER BY serial LIMIT 1")[0][0])
+    shutil.copytree(demo_template, path)
+    return Workspace(path)
 
 
 def _reconcile(db: Path) -> Any:
@@ -86,7 +64,8 @@ def test_untouched_plant_reconciles(covered_plant: Workspace) -> None:
 @pytest.mark.parametrize("table", sorted(SCHEMA))
 def test_every_record_table_has_a_row(covered_plant: Workspace, table: str) -> None:
     n = sql(covered_plant, f"SELECT count(*) FROM {table}")[0][0]
-    assert n, (f"no command of the coverage plant writes a row into {table}: add one to EXTRA "
+    assert n, (f"no command of the coverage plant writes a row into {table}: add one to "
+               "DEMO_EXTRA in tests/reliability/conftest.py "
                f"(or, if it holds no record, list it in NOT_RECORDS with the reason)")
 
 
