@@ -23,8 +23,8 @@ from mes.errors import IntegrityFailure, InvalidInput, NotFound, Refused
 from mes.services.auth import require
 from mes.services.context import Context
 from mes.store.base import Store
-from mes.store.sqlite import SqliteStore
 from mes.store.schema import SCHEMA_VERSION
+from mes.store.sqlite import SqliteStore
 
 PAGES_PER_STEP = -1  # one step: the snapshot is taken under one read transaction
 

@@ -2,9 +2,9 @@
 
 A plant with a row in every record table (`demo_template`: the demo, plus DEMO_EXTRA for
 what it does not do) is built once. Then, for every record table of the schema and every
-one of its columns, one row is edited directly in the SQLite file (as someone with file access would) and
-`mes audit verify --reconcile` must fail with exit 7 naming that row (each case on its own
-copy).
+one of its columns, one row is edited directly in the SQLite file (as someone with file
+access would) and `mes audit verify --reconcile` must fail with exit 7 naming that row
+(each case on its own copy).
 
 A table added later is in the schema, so it is in this test: if no command of the plant
 writes a row into it, `test_every_record_table_has_a_row` fails (add one to DEMO_EXTRA of
