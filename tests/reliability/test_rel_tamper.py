@@ -2,9 +2,11 @@
 
 Each case copies a small but complete database (steps with consumption, NCR, holds,
 signatures), changes it directly with sqlite3 (dropping the append-only triggers first
-when touching audit), and runs three checks:
+when touching audit, and putting them back after, as an attacker covering the tracks
+would), and runs three checks:
 
-- chain:     `mes audit verify`                    (hash chain, contiguous seq)
+- chain:     `mes audit verify`                    (hash chain, contiguous seq, append-only
+                                                    protection, the seals of the workspace)
 - anchor:    `mes audit verify --anchor HEAD`       (HEAD = chain_head.hash of `mes dhr --json`)
 - reconcile: `mes backup verify mes.db`             (chain + state against the audit trail)
 
@@ -140,14 +142,16 @@ CASES: dict[str, tuple[Any, tuple[int, int, int]]] = {
         *DROP, "UPDATE audit SET new = CASE seq WHEN 60 THEN (SELECT new FROM audit "
         "WHERE seq = 70) ELSE (SELECT new FROM audit WHERE seq = 60) END "
         "WHERE seq IN (60, 70)"), (7, 7, 7)),
-    "audit: chain rewritten from event 20 (hashes recomputed)": (_rewrite, (0, 7, 0)),
+    "audit: chain rewritten from event 20 (hashes recomputed)": (_rewrite, (7, 7, 0)),
     "audit: a step and its event removed, chain renumbered and rehashed": (_rewrite_tail,
-                                                                           (0, 7, 7)),
+                                                                           (7, 7, 7)),
     "audit: forged step row + well-formed event appended at the head": (_forge_step,
                                                                         (0, 0, 7)),
     "audit: append-only triggers dropped (and left so)": (_sqls(*DROP), (7, 7, 7)),
-    "audit: last event deleted (tail truncation)": (_sqls(
+    "audit: last event deleted (tail truncation, after the newest seal)": (_sqls(
         *DROP, "DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)"), (0, 0, 7)),
+    "audit: tail deleted back before the newest seal": (_sqls(
+        *DROP, "DELETE FROM audit WHERE seq >= (SELECT max(seq) - 2 FROM audit)"), (7, 7, 7)),
     # -- state tables
     "lots: status edited": (_sqls("UPDATE lots SET status = 'released' WHERE id = '{lot}'"),
                             (0, 0, 7)),
@@ -223,7 +227,9 @@ CASES: dict[str, tuple[Any, tuple[int, int, int]]] = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_tamper_case(case: str, tamper_base: dict[str, Any], tmp_path: Path) -> None:
+def test_tamper_case(case: str, tamper_base: dict[str, Any], tmp_path: Path,
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MES_HOME", str(tamper_base["db"].parent))  # its seal journal
     apply, (chain, anchor, rec) = CASES[case]
     db = tmp_path / "mes.db"
     shutil.copy(tamper_base["db"], db)
