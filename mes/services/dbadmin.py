@@ -242,6 +242,7 @@ def copy(ctx: Context, source: str, target: str) -> dict[str, Any]:
             src.append_audit(username=actor.username, station=ctx.station, action="db.copy",
                              entity_type="database", entity_id=src.location,
                              new={"from": src.location, "to": dst.location})
+            src.flush_audit()  # the copy carries its own event
             counts = row_counts(src)
             head = _head(src, set(tables))
             with dst.transaction():

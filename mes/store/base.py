@@ -62,6 +62,7 @@ class Store:
         # images of the rows, so no write can escape its event).
         self._touched: dict[str, set[Any]] = {}
         self._pending: list[Row] = []
+        self._written: list[Row] = []
         self._pk: dict[str, tuple[str, ...]] = {}
         # Writes refused while the audit table's protections are missing (issue 13 item
         # 3); off while migrating and for `mes db protect`, which restores them.
@@ -130,15 +131,15 @@ class Store:
             return
         self._begin()
         self._depth = 1
-        self._touched, self._pending = {}, []
+        self._touched, self._pending, self._written = {}, [], []
         try:
             if not self.allow_unprotected:
                 self.require_protected()
             yield self
-            written = self._flush_audit()
+            written = self._written + self._flush_audit()
         except BaseException:
             self._depth = 0
-            self._touched, self._pending = {}, []
+            self._touched, self._pending, self._written = {}, [], []
             self.conn.execute("ROLLBACK")
             raise
         self._depth = 0
@@ -302,6 +303,12 @@ class Store:
             image = found.get(tuple(str(v) for v in k))
             out.append([table, *(image or (image_key(k), None))])
         return out
+
+    def flush_audit(self) -> None:
+        """Store this transaction's audit events now, for a reader in the same transaction
+        (`mes db copy` copies the chain with its own event in it)."""
+        self._require_tx()
+        self._written += self._flush_audit()
 
     def _flush_audit(self) -> list[Row]:
         """At commit: the images of every record row written go into the last audit event
