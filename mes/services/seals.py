@@ -33,6 +33,9 @@ JOURNAL = "journal.jsonl"
 KEY = "site-key.pem"
 PUBLIC = "site-key.pub"
 DEFAULT_EVERY = 1000
+# Commits sealed at once: every electronic signature (approve, release, disposition,
+# hold…) and the shipment, which is not signed but is what leaves the plant.
+SEALED_ACTIONS = frozenset({"signature", "ship"})
 
 
 def seal_dir(workspace: Path) -> Path:
@@ -130,8 +133,9 @@ def after_commit(workspace: Path) -> Any:
         if not every:
             every.append(int(_setting(store, "seal.every") or DEFAULT_EVERY))
         n = max(every[0], 1)
-        if any(e["action"] == "signature" for e in events):
-            seal(store, workspace, "signature")
+        sealed = sorted({e["action"] for e in events} & SEALED_ACTIONS)
+        if sealed:
+            seal(store, workspace, ", ".join(sealed))
         elif events[0]["seq"] // n != (events[-1]["seq"] // n) or events[-1]["seq"] % n == 0:
             seal(store, workspace, f"every {n} events")
 

@@ -24,7 +24,7 @@ def _delete_last_event(ws: Workspace) -> None:
 
 def test_signatures_seal_the_head_with_a_key_outside_the_database(plant: Workspace) -> None:
     seals = journal(plant)
-    assert seals and {s["reason"] for s in seals} == {"signature"}
+    assert seals and {s["reason"] for s in seals} == {"signature"}  # routing approvals
     signatures = sql(plant, "SELECT seq FROM audit WHERE action = 'signature'")
     assert {s["seq"] for s in seals} == {seq for (seq,) in signatures}
     key = plant.path / "seals" / "site-key.pem"
