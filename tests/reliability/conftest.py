@@ -125,12 +125,10 @@ def worker_env(home: Path, db: str | Path) -> dict[str, str]:
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo plant (`mes demo`, 2 units) plus an open NCR: a row in every record table
     (issue 13's coverage test) and every kind of file mes writes. Copy it, never edit it."""
-    from mes import clock
     from mes.cli.demo import Demo, run_demo
-    from tests.conftest import TestClock as Calendar
 
     path = tmp_path_factory.mktemp("demo-plant") / "plant"
-    with pytest.MonkeyPatch.context() as mp, clock.use_clock(Calendar()):
+    with pytest.MonkeyPatch.context() as mp:  # on the session's test clock
         mp.chdir(tmp_path_factory.getbasetemp())
         mp.delenv("MES_DB", raising=False)
         mp.delenv("MES_DATABASE_URL", raising=False)
