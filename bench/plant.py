@@ -190,6 +190,7 @@ class Bench:
         self.figures: list[Figure] = []
         self.info: dict[str, Any] = {}
         self.rng = random.Random(2611)
+        self.images = False  # rows loaded with their images in events (bench/verify.py)
 
     def runs(self, full: int, quick: int) -> int:
         return quick if self.quick else full
@@ -257,7 +258,7 @@ class Bench:
         t = time.perf_counter()
         what = f"{self.backend} bulk load: {n:,} devices, ~{expected:,} rows"
         with self.rep.phase(what, expected) as adv, \
-                BulkLoader(store, defer_indexes=("edges",),
+                BulkLoader(store, defer_indexes=("edges",), images=self.images,
                            progress=lambda _t, k: adv(k)) as bl:
             bl.items(plant.items())
             bl.insert("firmware", plant.firmware_columns(), plant.firmware())
@@ -520,8 +521,11 @@ class Bench:
             import hashlib
 
             prev, n = GENESIS, 0
-            for row in conn.execute(f"SELECT {cols}, prev_hash, hash FROM audit ORDER BY seq"):
+            for row in conn.execute(f"SELECT {cols}, prev_hash, hash, row_images FROM audit "
+                                    "ORDER BY seq"):
                 body = dict(zip(EVENT_FIELDS, row[:10], strict=True))
+                if row[12] is not None:
+                    body["row_images"] = row[12]
                 digest = hashlib.sha256((prev + canonical_json(body)).encode()).hexdigest()
                 if digest != row[11] or row[10] != prev:
                     raise SystemExit(f"audit chain broken at {row[0]}")

@@ -1,4 +1,4 @@
-"""mes audit log|verify."""
+"""mes audit log|verify|seal."""
 
 from __future__ import annotations
 
@@ -88,21 +88,34 @@ def verify(tctx: typer.Context,
                help="a chain head hash printed on a DHR: check it is still in the chain")]
            = None,
            reconcile: Annotated[bool, typer.Option(
-               "--reconcile", help="also compare the records with what the events say")]
+               "--reconcile", help="also compare every record row with what the events say")]
+           = False,
+           files: Annotated[bool, typer.Option(
+               "--files", help="also re-hash every file the events name (labels, DHRs…)")]
            = False,
            json_: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Recompute the hash chain; name the first bad event (exit 7)."""
+    """Recompute the hash chain, check it against the seals and the append-only protection;
+    name the first bad event (exit 7)."""
     from mes.services.audit import verify as do_verify
 
-    out = do_verify(context(tctx), anchor, reconcile=reconcile)
+    out = do_verify(context(tctx), anchor, reconcile=reconcile, files=files)
+    if out["seals"]["warning"]:
+        note(f"mes: {out['seals']['warning']}")
     if json_:
         emit_json(out)
         return
     say(f"audit chain OK: {out['events']} events, head {out['head_seq']} {out['head_hash']}")
+    newest = out["seals"]["newest"]
+    if newest:
+        say(f"seals OK: {out['seals']['seals']} seals, the newest of event {newest['seq']} "
+            f"at {newest['at']}")
     if anchor:
         say(f"anchor found at event {out['anchor_seq']}")
     if reconcile:
-        say(f"records match the audit trail ({out['reconcile']['events']} events replayed)")
+        say(f"records match the audit trail ({out['reconcile']['events']} events replayed, "
+            f"{out['reconcile']['checked']['rows']} rows compared)")
+    if files:
+        say(f"files match the audit trail ({out['files']['checked']} files re-hashed)")
 
 
 @audit_app.command("alerts")
@@ -117,3 +130,16 @@ def alerts(tctx: typer.Context,
     listing(get(context(tctx), open_only=open_), ["seq", "at", "kind", "subject", "open",
                                                   "detail"],
             as_json=json_, as_csv=csv_, title="alerts")
+
+
+@audit_app.command("seal")
+def seal(tctx: typer.Context, json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Seal the chain head now: a signed line in the seal journal(s), outside the database."""
+    from mes.services.audit import seal as do_seal
+
+    out = do_seal(context(tctx))
+    if json_:
+        emit_json(out)
+        return
+    say(f"sealed event {out['seq']} {out['hash']} at {out['at']} in "
+        + ", ".join(out["journals"]))

@@ -1,4 +1,4 @@
-"""mes db info|migrate|copy: the database behind the workspace (docs/POSTGRES.md)."""
+"""mes db info|migrate|protect|copy: the database behind the workspace (docs/POSTGRES.md)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,21 @@ def migrate(tctx: typer.Context,
         say(f"{out['location']}: schema migrated from version {out['from']} to {out['to']}")
     else:
         say(f"{out['location']}: schema already at version {out['to']}")
+
+
+@db_app.command("protect")
+def protect(tctx: typer.Context,
+            json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Restore the audit table's append-only protection (admin; audited)."""
+    from mes.services.dbadmin import protect as do
+
+    out = do(context(tctx))
+    if json_:
+        emit_json(out)
+    elif out["restored"]:
+        say(f"{out['location']}: append-only protection restored ({'; '.join(out['restored'])})")
+    else:
+        say(f"{out['location']}: the audit trail is append-only: nothing to restore")
 
 
 @db_app.command("copy")

@@ -98,6 +98,9 @@ def verify(tctx: typer.Context, file: Path,
             if p["expected"] is not None and p["expected"] != p["udi_hri"]:
                 line += f" (recorded {p['expected']})"
             say(line)
+    if d["file_problem"]:
+        raise IntegrityFailure(f"{file}: {d['file_problem']}: it was changed after printing; "
+                               "reprint it and investigate")
     if not d["ok"]:
         raise IntegrityFailure(f"{file}: label verification failed")
 

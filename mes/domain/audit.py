@@ -23,12 +23,25 @@ def canonical_json(value: Any) -> str:
 
 def event_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
     body = {k: event[k] for k in EVENT_FIELDS}
+    # Row images (issue 13): hashed when present, so events written before them keep
+    # their hashes.
+    if event.get("row_images") is not None:
+        body["row_images"] = event["row_images"]
     return hashlib.sha256((prev_hash + canonical_json(body)).encode()).hexdigest()
 
 
 def record_hash(record: Any) -> str:
     """sha256 of a record's canonical JSON: what an electronic signature signs."""
     return hashlib.sha256(canonical_json(record).encode()).hexdigest()
+
+
+def row_digest(row: Mapping[str, Any]) -> str:
+    """The image of one stored row that its audit event carries: sha256 (128 bits) of the
+    canonical JSON of every column. Whole floats count as integers, so a value reads the
+    same from SQLite (REAL of an integer) and PostgreSQL after `mes db copy`."""
+    norm = {k: (int(v) if isinstance(v, float) and v.is_integer() else v)
+            for k, v in row.items()}
+    return hashlib.sha256(canonical_json(norm).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ def authenticate(store: Store, username: str, password: str, *, station: str | N
             failed = int(store.scalar(
                 "UPDATE users SET failed_logins = failed_logins + 1 WHERE username = ? "
                 "RETURNING failed_logins", (username,)))
+            store.touch("users", (username,))
             lock = failed >= rules.MAX_FAILED_LOGINS
             if lock:
                 store.update("users", username, {"locked": True})

@@ -24,6 +24,7 @@ from mes.services.auth import require
 from mes.services.context import Context
 from mes.store.base import Store
 from mes.store.schema import SCHEMA_VERSION
+from mes.store.sqlite import SqliteStore
 
 PAGES_PER_STEP = -1  # one step: the snapshot is taken under one read transaction
 
@@ -87,7 +88,9 @@ def backup(ctx: Context, dest: Path) -> dict[str, Any]:
               "head_seq": summary["head_seq"], "head_hash": summary["head_hash"]}
     with store.transaction() as tx:
         tx.append_audit(username=actor.username, station=ctx.station, action="backup",
-                        entity_type="database", entity_id=src_path.name, new=record)
+                        entity_type="database", entity_id=src_path.name,
+                        new={**record, "files": [{"path": str(dest.resolve()),
+                                                  "sha256": digest}]})
     return {**summary, **record}
 
 
@@ -129,6 +132,10 @@ def verify_backup(path: Path, *, reconcile_state: bool = True) -> dict[str, Any]
         if not report.ok:
             raise IntegrityFailure(f"{path}: audit chain broken at event "
                                    f"{report.first_bad_seq}: {report.problem}")
+        unprotected = ro.protection_problems()
+        if unprotected:
+            raise IntegrityFailure(f"{path}: the audit trail is no longer append-only "
+                                   f"({'; '.join(unprotected)}): investigate before restoring")
         from mes.services.audit import reconcile_records as reconcile
 
         rec: dict[str, Any] = reconcile(ro) if reconcile_state else {"ok": True,
@@ -150,12 +157,11 @@ def verify_backup(path: Path, *, reconcile_state: bool = True) -> dict[str, Any]
             "counts": counts, "reconciled": rec["checked"]}
 
 
-class _ReadOnly(Store):
+class _ReadOnly(SqliteStore):
     """The store's row access over a read-only connection (no migrations, no writes)."""
 
-    dialect = "sqlite"
-
     def __init__(self, conn: sqlite3.Connection, location: str) -> None:
-        super().__init__()
+        Store.__init__(self)
+        self.path = Path(location)
         self.conn = conn
         self.location = location

@@ -38,6 +38,9 @@ class Context:
             from mes.store import open_store
 
             self._store = open_store(self.db)
+            from mes.services.seals import after_commit
+
+            self._store.after_commit = after_commit(self.workspace)
         return self._store
 
     def password(self, prompt: str) -> str:

@@ -136,6 +136,31 @@ def migrate(ctx: Context) -> dict[str, Any]:
     return {**out, "changed": True}
 
 
+# -- protect ---------------------------------------------------------------------------
+
+def protect(ctx: Context) -> dict[str, Any]:
+    """Put back the audit table's append-only triggers / revocations (issue 13 item 3)."""
+    store = ctx.store
+    store.allow_unprotected = True  # this command alone may write while they are missing
+    try:
+        actor = require_db(ctx, "db.migrate")
+        problems = store.protection_problems()
+        if problems:
+            with store.transaction():
+                store.restore_protection()
+                store.append_audit(username=actor.username, station=ctx.station,
+                                   action="db.protect", entity_type="database",
+                                   entity_id=store.location, old={"missing": problems},
+                                   new={"protected": True})
+    finally:
+        store.allow_unprotected = False
+    left = store.protection_problems()
+    if left:
+        raise IntegrityFailure(f"the protection of {store.location} could not be restored "
+                               f"({'; '.join(left)}): run as the database owner")
+    return {"location": store.location, "restored": problems}
+
+
 # -- copy ------------------------------------------------------------------------------
 
 def _rows(store: Store, table: str) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
@@ -217,6 +242,7 @@ def copy(ctx: Context, source: str, target: str) -> dict[str, Any]:
             src.append_audit(username=actor.username, station=ctx.station, action="db.copy",
                              entity_type="database", entity_id=src.location,
                              new={"from": src.location, "to": dst.location})
+            src.flush_audit()  # the copy carries its own event
             counts = row_counts(src)
             head = _head(src, set(tables))
             with dst.transaction():

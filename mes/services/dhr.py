@@ -769,10 +769,15 @@ def write_dhr(ctx: Context, lot_id: str, out_dir: Path | None = None, *,
     an unchanged record writes nothing new.
     """
     from mes.render.dhr_pdf import render_dhr_pdf
+    from mes.services import seals
+    from mes.services.files import record
 
     store = ctx.store
     d = build_dhr(ctx, lot_id)
     lot = d["lot"]["id"]
+    # The seal this record relies on: its chain head, signed outside the database (issue
+    # 13 item 2). Not part of the record's hashes: a later run seals a later head.
+    d["seal"] = seals.seal(store, ctx.workspace, f"dhr {lot}")
     target = out_dir if out_dir is not None else ctx.workspace / "lots" / lot
     released = d["state"]["status"] in ("released", "shipped")
     earlier = records.versions(store, lot)
@@ -806,9 +811,12 @@ def write_dhr(ctx: Context, lot_id: str, out_dir: Path | None = None, *,
         records.add_version(tx, row)
         tx.append_audit(username=who, station=ctx.station, action="dhr.version",
                         entity_type="lot", entity_id=lot,
-                        new={k: row[k] for k in ("version", "record_sha256", "content_sha256",
-                                                 "pdf_file", "pdf_sha256", "json_sha256",
-                                                 "csv_sha256")},
+                        new={**{k: row[k] for k in ("version", "record_sha256",
+                                                    "content_sha256", "pdf_file", "pdf_sha256",
+                                                    "json_sha256", "csv_sha256")},
+                             # the files are records (issue 13 item 4)
+                             "files": [record(ctx.workspace, target / n, data)
+                                       for n, data in zip(names, files, strict=True)]},
                         reason=reason)
     return _place(target, names, files, d, version)
 

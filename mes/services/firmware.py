@@ -41,6 +41,7 @@ from mes.services.auth import (
     signatures_for,
 )
 from mes.services.context import Context
+from mes.services.files import record as record_file
 from mes.services.lots import resolve
 from mes.services.routings import get_part, routing_version
 from mes.services.steps import StepRequest, complete_step, passed_ops
@@ -139,7 +140,7 @@ def register(ctx: Context, source: Path, part: str, version: str) -> dict[str, A
             tx.insert("firmware", row)
             tx.append_audit(username=actor.username, station=ctx.station,
                             action="firmware.register", entity_type="firmware", entity_id=fid,
-                            new=row)
+                            new={**row, "files": [record_file(ctx.workspace, target, data)]})
     except BaseException:
         if created:
             target.unlink(missing_ok=True)

@@ -285,6 +285,7 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
             verified = True
         printed_at = clock.now_iso()
         rel = _rel(ctx, final)
+        file_sha256 = hashlib.sha256(data).hexdigest()
         records = []
         with store.transaction() as tx:
             # Ready and not held, again, as things are now: a hold committed while the
@@ -312,7 +313,8 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
                          "element_string": c.udi_hri, "content_sha256": digest, "file": rel,
                          "reprint": n, "origin_claim": c.origin_claim,
                          "origin_decision": origin["id"] if origin else None,
-                         "verified": verified},
+                         "verified": verified,
+                         "files": [{"path": rel, "sha256": file_sha256}]},
                     reason=req.reason if req.reprint else None)
                 records.append({"id": label_id, "item": item, "element_string": c.udi_hri,
                                 "content_sha256": digest, "reprint": n})
@@ -390,6 +392,17 @@ def verify_file(ctx: Context, path: Path) -> dict[str, Any]:
     known = bool(rows)
     report = []
     all_ok = True
+    # The file itself against the sha256 its print event recorded (issue 13 item 4).
+    file_problem = None
+    if known:
+        from mes.services.files import recorded, sha256_of
+
+        hit = recorded(store, rows[0]["item_id"], rel)
+        if hit is None:
+            file_problem = "no print event records this file's sha256"
+        elif sha256_of(path) != hit[0]:
+            file_problem = f"the file differs from what event {hit[1]} recorded (sha256)"
+        all_ok = file_problem is None
     for i, p in enumerate(pages):
         expected = rows[i]["element_string"] if known and i < len(rows) else None
         ok = p.ok and (not known or p.udi_hri == expected)
@@ -402,7 +415,7 @@ def verify_file(ctx: Context, path: Path) -> dict[str, Any]:
     if known and len(rows) != len(pages):
         all_ok = False
     return {"file": str(path), "known": known, "recorded_labels": len(rows),
-            "pages": report, "ok": all_ok and bool(pages)}
+            "file_problem": file_problem, "pages": report, "ok": all_ok and bool(pages)}
 
 
 # -- templates and preview -------------------------------------------------------------------

@@ -44,7 +44,7 @@ def create_lot(ctx: Context, part_number: str, qty: int, site_id: str | None = N
                                        tx.next_counter(f"serial:{part.serial_prefix}"))
                 tx.claim_id(serial, "unit")
                 serials.append(serial)
-            tx.executemany("INSERT INTO units (serial, lot_id, status) VALUES (?, ?, ?)",
+            tx.insert_many("units", ("serial", "lot_id", "status"),
                            [(s, lot_id, "in_process") for s in serials])
         tx.append_audit(username=actor.username, station=ctx.station, action="lot.create",
                         entity_type="lot", entity_id=lot_id,

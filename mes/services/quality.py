@@ -266,7 +266,7 @@ def _apply(tx: Store, ctx: Context, who: str, ncr: dict[str, Any], kind: str, ac
             n = plan["qty"]
             if lot["status"] in ("completed", "released") and lot["remaining"] > 0:
                 tx.decrement("lots", lot["id"], "remaining", min(n, lot["remaining"]))
-        tx.exec("UPDATE lots SET qty_scrapped = qty_scrapped + ? WHERE id = ?", (n, lot["id"]))
+        tx.increment("lots", lot["id"], "qty_scrapped", n)
         tx.append_audit(username=who, station=ctx.station, action="lot.scrap",
                         entity_type="lot", entity_id=lot["id"],
                         old={"qty_scrapped": lot["qty_scrapped"]},
@@ -583,7 +583,7 @@ def ship(ctx: Context, lot_id: str, consignee: str, ref: str, units: list[str] |
             if tx.update("units", s, {"status": "shipped"},
                          expect={"status": "released", "on_hold": False}) != 1:
                 raise Refused(f"{s} changed meanwhile: try again")
-        tx.exec("UPDATE lots SET qty_shipped = qty_shipped + ? WHERE id = ?", (n, lot_id))
+        tx.increment("lots", lot_id, "qty_shipped", n)
         ship_id = tx.insert("shipments", {"lot_id": lot_id, "consignee": consignee.strip(),
                                           "ref": ref.strip(), "qty": n, "serials": serials,
                                           "shipped_at": now, "username": actor.username},

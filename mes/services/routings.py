@@ -126,15 +126,15 @@ def approve(ctx: Context, part: str, version: int) -> dict[str, Any]:
                       row["loaded_by"])
     record = {"part": part, "version": version, "sha256": row["sha256"]}
     with ctx.store.transaction() as tx:
-        n = tx.exec(
-            "UPDATE routings SET status = 'approved', approved_at = ? "
-            "WHERE part = ? AND version = ? AND status = 'draft'",
-            (clock.now_iso(), part, version))
+        n = tx.update("routings", (part, version),
+                      {"status": "approved", "approved_at": clock.now_iso()},
+                      expect={"status": "draft"})
         if n != 1:
             raise Refused(f"routing {part} v{version} changed meanwhile: try again")
         # Only one approved version is current; the previous one becomes superseded.
-        tx.exec("UPDATE routings SET status = 'superseded' WHERE part = ? AND version <> ? "
-                "AND status = 'approved'", (part, version))
+        for old in tx.find("routings", {"part": part, "status": "approved"}):
+            if old["version"] != version:
+                tx.update("routings", (part, old["version"]), {"status": "superseded"})
         tx.append_audit(username=signer.actor.username, station=ctx.station,
                         action="routing.approve", entity_type="routing",
                         entity_id=f"{part}@{version}", old={"status": "draft"},

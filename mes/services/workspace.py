@@ -18,6 +18,10 @@ from mes.store import is_postgres, open_store
 
 # Origin rule defaults (DESIGN §8): configurable per workspace with `mes config set`.
 DEFAULT_CONFIG: dict[str, Any] = {
+    # Issue 13: a seal of the chain head every N events (and at every signature), and a
+    # second journal directory for the seals (e.g. a mounted share; "" = none).
+    "seal.every": 1000.0,
+    "seal.mirror": "",
     "currency": "MAD",
     "origin.rule_name": "Made in Morocco: local value >= 40 % of unit cost (MCINET label)",
     "origin.rule_version": "2026-1",

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from mes import clock
-from mes.domain.audit import GENESIS, event_hash
+from mes.domain.audit import GENESIS, canonical_json, event_hash, row_digest
 from mes.errors import IntegrityFailure, Refused
 
 Row = dict[str, Any]
@@ -30,6 +30,21 @@ KEYS = {
     "print_jobs": "id",
 }
 
+# Tables that hold no record of what happened, with the reason (issue 13). Every other
+# table is a record table: each row written through `insert`/`update`/`increment`/
+# `decrement`/`insert_many`/`touch` has its row image in the audit event of the same
+# transaction, and `mes audit verify --reconcile` compares every row with it.
+NOT_RECORDS = {
+    "audit": "the chain itself: verified by its hashes and by the seals outside the database",
+    "counters": "next-number counters, derived: a forged value only makes claim_id refuse "
+                "an identifier that exists",
+    "sessions": "who is logged in at a station now, not a record of manufacture",
+}
+# Single rows of record tables that are not records: (table, key) -> reason.
+NOT_RECORD_ROWS = {
+    ("meta", "schema_version"): "set by migrate; checked against the program at every open",
+}
+
 
 class Store:
     """Row-level access shared by every dialect. Subclasses set up `self.conn`."""
@@ -43,6 +58,18 @@ class Store:
         # a long-running station loop reads and parses each once.
         self.immutable: dict[tuple[str, ...], Any] = {}
         self.conn: Any = None
+        # Within a write transaction: the record rows written (table -> keys) and the audit
+        # events not yet stored (they are stored at commit, the last one carrying the
+        # images of the rows, so no write can escape its event).
+        self._touched: dict[str, set[Any]] = {}
+        self._pending: list[Row] = []
+        self._written: list[Row] = []
+        self._pk: dict[str, tuple[str, ...]] = {}
+        # Writes refused while the audit table's protections are missing (issue 13 item
+        # 3); off while migrating and for `mes db protect`, which restores them.
+        self.allow_unprotected = False
+        # Called after each commit that wrote audit events: (head seq, head hash, reasons)
+        self.after_commit: Any = None
 
     # -- dialect hooks ---------------------------------------------------------
     def _sql(self, sql: str) -> str:
@@ -105,14 +132,21 @@ class Store:
             return
         self._begin()
         self._depth = 1
+        self._touched, self._pending, self._written = {}, [], []
         try:
+            if not self.allow_unprotected:
+                self.require_protected()
             yield self
+            written = self._written + self._flush_audit()
         except BaseException:
             self._depth = 0
+            self._touched, self._pending, self._written = {}, [], []
             self.conn.execute("ROLLBACK")
             raise
         self._depth = 0
         self.conn.execute("COMMIT")
+        if written and self.after_commit is not None:
+            self.after_commit(self, written)
 
     def in_transaction(self) -> bool:
         return self._depth > 0
@@ -144,22 +178,161 @@ class Store:
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         sql = f"INSERT INTO {table} ({cols}) VALUES ({marks})"
+        values = [_db(v) for v in row.values()]
+        pk = self.primary_key(table) if self._is_record(table) else ()
+        if pk and not all(c in row for c in pk):  # a generated key: ask for it back
+            wanted = list(dict.fromkeys([*pk, *([returning] if returning else [])]))
+            got = self.one(sql + f" RETURNING {', '.join(wanted)}", values) or {}
+            self.touch(table, tuple(got[c] for c in pk))
+            return got.get(returning) if returning else None
+        if pk:
+            self.touch(table, tuple(row[c] for c in pk))
         if returning:
-            return self.scalar(sql + f" RETURNING {returning}", [_db(v) for v in row.values()])
-        self.exec(sql, [_db(v) for v in row.values()])
+            return self.scalar(sql + f" RETURNING {returning}", values)
+        self.exec(sql, values)
         return None
+
+    def insert_many(self, table: str, columns: Sequence[str],
+                    rows: Sequence[Sequence[Any]]) -> None:
+        """INSERT many rows given as tuples in `columns` order, each row covered like
+        `insert` (rows whose key is generated are inserted one by one to learn it)."""
+        self._require_tx()
+        pk = self.primary_key(table) if self._is_record(table) else ()
+        if pk and not all(c in columns for c in pk):
+            for r in rows:
+                self.insert(table, dict(zip(columns, r, strict=True)))
+            return
+        sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
+               f"VALUES ({', '.join('?' for _ in columns)})")
+        self.executemany(sql, [[_db(v) for v in r] for r in rows])
+        where = [list(columns).index(c) for c in pk]
+        for r in rows:
+            self.touch(table, tuple(r[i] for i in where))
 
     def update(self, table: str, key: Any, changes: Mapping[str, Any],
                expect: Mapping[str, Any] | None = None) -> int:
-        """UPDATE one row; with `expect`, only if those columns still hold those values."""
+        """UPDATE one row; with `expect`, only if those columns still hold those values.
+        `key` is the key value, or a tuple for a table with a composite key."""
         self._require_tx()
         sets = ", ".join(f"{c} = ?" for c in changes)
-        sql = f"UPDATE {table} SET {sets} WHERE {KEYS[table]} = ?"
-        params = [_db(v) for v in changes.values()] + [key]
+        where, keys = self._where_key(table, key)
+        sql = f"UPDATE {table} SET {sets} WHERE {where}"
+        params = [_db(v) for v in changes.values()] + keys
         for col, val in (expect or {}).items():
             sql += f" AND {col} = ?"
             params.append(_db(val))
-        return self.exec(sql, params)
+        n = self.exec(sql, params)
+        if n:
+            self.touch(table, tuple(keys))
+        return n
+
+    def increment(self, table: str, key: Any, column: str, amount: float) -> None:
+        """Atomic `column += amount` (a counter of the record, not read-modify-write)."""
+        self._require_tx()
+        where, keys = self._where_key(table, key)
+        self.exec(f"UPDATE {table} SET {column} = {column} + ? WHERE {where}", [amount, *keys])
+        self.touch(table, tuple(keys))
+
+    def _where_key(self, table: str, key: Any) -> tuple[str, list[Any]]:
+        cols = (KEYS[table],) if table in KEYS else self.primary_key(table)
+        keys = list(key) if isinstance(key, tuple) else [key]
+        return " AND ".join(f"{c} = ?" for c in cols), keys
+
+    # -- row images (issue 13 item 1) ------------------------------------------------------
+    def touch(self, table: str, key: tuple[Any, ...]) -> None:
+        """Note that the row `key` (key column values, in primary-key order) of `table` was
+        written in this transaction: its image goes into the transaction's audit event.
+        Only for SQL written by hand; the helpers above call it."""
+        if self._is_record(table):
+            self._touched.setdefault(table, set()).add(key)
+
+    @staticmethod
+    def _is_record(table: str) -> bool:
+        return table not in NOT_RECORDS
+
+    def primary_key(self, table: str) -> tuple[str, ...]:
+        """The primary-key columns of `table`, from the database's catalog (cached)."""
+        if table not in self._pk:
+            cols = self._primary_key(table)
+            if not cols:
+                raise RuntimeError(f"table {table} has no primary key: its rows cannot be "
+                                   "covered by the audit trail")
+            self._pk[table] = cols
+        return self._pk[table]
+
+    def _primary_key(self, table: str) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def tables(self) -> list[str]:
+        raise NotImplementedError
+
+    def iter_rows(self, table: str, batch: int = 10_000) -> Iterator[Row]:
+        """Every row of `table`, streamed."""
+        cur = self._cursor(f"SELECT * FROM {table}")
+        cols = [d[0] for d in cur.description]
+        while rows := cur.fetchmany(batch):
+            for r in rows:
+                yield dict(zip(cols, r, strict=True))
+
+    def record_tables(self) -> list[str]:
+        return [t for t in self.tables() if self._is_record(t)]
+
+    def row_images(self, table: str, keys: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+        """[table, key, digest] per key: the row as stored now (digest None: no such row)."""
+        pk = self.primary_key(table)
+        found: dict[tuple[str, ...], tuple[Any, str]] = {}  # keyed by the text of the key
+
+        def keep(r: Row) -> None:
+            k = tuple(r[c] for c in pk)
+            found[tuple(str(v) for v in k)] = (image_key(k), row_digest(r))
+
+        if len(pk) == 1:
+            listed = [k[0] for k in keys]
+            for start in range(0, len(listed), 500):
+                chunk = listed[start:start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                for r in self.all(f"SELECT * FROM {table} WHERE {pk[0]} IN ({marks})", chunk):
+                    keep(r)
+        else:
+            where = " AND ".join(f"{c} = ?" for c in pk)
+            for k in keys:
+                hit = self.one(f"SELECT * FROM {table} WHERE {where}", k)
+                if hit is not None:
+                    keep(hit)
+        out = []
+        for k in keys:
+            image = found.get(tuple(str(v) for v in k))
+            out.append([table, *(image or (image_key(k), None))])
+        return out
+
+    def flush_audit(self) -> None:
+        """Store this transaction's audit events now, for a reader in the same transaction
+        (`mes db copy` copies the chain with its own event in it)."""
+        self._require_tx()
+        self._written += self._flush_audit()
+
+    def _flush_audit(self) -> list[Row]:
+        """At commit: the images of every record row written go into the last audit event
+        of the transaction (a `rows.write` event when a write came without one), then the
+        events are stored."""
+        touched, self._touched = self._touched, {}
+        images: list[list[Any]] = []
+        for table in sorted(touched):
+            keys = sorted((k for k in touched[table]
+                           if len(k) > 1 or (table, k[0]) not in NOT_RECORD_ROWS), key=repr)
+            images += self.row_images(table, keys)
+        if images and not self._pending:
+            self.append_audit(username=None, station=None, action="rows.write",
+                              entity_type="table", entity_id=",".join(sorted(touched)),
+                              reason="rows written without an event of their own")
+        pending, self._pending = self._pending, []
+        if images:
+            last = pending[-1]
+            last["row_images"] = canonical_json(images)
+            last["hash"] = event_hash(last["prev_hash"], last)
+        for event in pending:
+            self.insert("audit", event)
+        return pending
 
     def _require_tx(self) -> None:
         if not self._depth:
@@ -188,25 +361,30 @@ class Store:
         self._require_tx()
         n = self.exec(f"UPDATE {table} SET {column} = {column} - ? "
                       f"WHERE {KEYS[table]} = ? AND {column} >= ?", (qty, key, qty))
+        if n == 1:
+            self.touch(table, (key,))
         return n == 1
 
     # -- audit chain -------------------------------------------------------------
     def append_audit(self, *, username: str | None, station: str | None, action: str,
                      entity_type: str, entity_id: str, old: Any = None, new: Any = None,
-                     reason: str | None = None) -> str:
-        """Append one hash-chained event inside the caller's transaction."""
+                     reason: str | None = None) -> int:
+        """Append one hash-chained event inside the caller's transaction; it is stored at
+        commit (see `_flush_audit`). Returns its sequence number."""
         self._require_tx()
-        self._lock_audit()
-        last = self.one("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
+        if self._pending:
+            seq, prev = self._pending[-1]["seq"] + 1, self._pending[-1]["hash"]
+        else:
+            self._lock_audit()
+            last = self.one("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+            seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
         event = {
             "seq": seq, "at": clock.now_iso(), "username": username, "station": station,
             "action": action, "entity_type": entity_type, "entity_id": entity_id,
             "old": _json_or_none(old), "new": _json_or_none(new), "reason": reason,
         }
-        digest = event_hash(prev, event)
-        self.insert("audit", {**event, "prev_hash": prev, "hash": digest})
-        return digest
+        self._pending.append({**event, "prev_hash": prev, "hash": event_hash(prev, event)})
+        return seq
 
     def audit_rows(self, batch: int = 50_000) -> Iterator[Row]:
         """Every audit event in seq order, streamed (verify must not load 1 M rows at once)."""
@@ -222,6 +400,9 @@ class Store:
     def audit_head(self) -> Row | None:
         return self.one("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
 
+    def audit_event(self, seq: int) -> Row | None:
+        return self.one("SELECT seq, hash FROM audit WHERE seq = ?", (seq,))
+
     def audit_has(self, digest: str) -> Row | None:
         return self.one("SELECT seq, hash FROM audit WHERE hash = ?", (digest,))
 
@@ -235,6 +416,37 @@ class Store:
         if limit:
             sql += f" LIMIT {int(limit)}"
         return list(reversed(self.all(sql, params)))
+
+    # -- append-only protection (issue 13 item 3) -------------------------------------
+    def protection_problems(self) -> list[str]:
+        """What is missing of the audit table's append-only protection (empty: all there)."""
+        raise NotImplementedError
+
+    def require_protected(self) -> None:
+        problems = self.protection_problems()
+        if problems:
+            raise IntegrityFailure(
+                f"the audit trail of {self.location} is no longer append-only "
+                f"({'; '.join(problems)}): nothing is written until an admin restores it "
+                "with `mes db protect` (and investigates who removed it)")
+
+    def restore_protection(self) -> None:
+        raise NotImplementedError
+
+    def baseline_row_images(self) -> None:
+        """Rows that existed before row images (a database upgraded to issue 13's schema):
+        their images, as found, go into one `audit.baseline` event per table."""
+        for table in self.record_tables():
+            pk = self.primary_key(table)
+            with self.transaction():
+                n = 0
+                for r in self.all(f"SELECT {', '.join(pk)} FROM {table}"):
+                    self.touch(table, tuple(r[c] for c in pk))
+                    n += 1
+                if n:
+                    self.append_audit(username=None, station=None, action="audit.baseline",
+                                      entity_type="table", entity_id=table, new={"rows": n},
+                                      reason="rows present when row images were introduced")
 
     # -- schema ----------------------------------------------------------------
     def schema_version(self) -> int:
@@ -259,6 +471,11 @@ class Store:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+
+
+def image_key(key: tuple[Any, ...]) -> Any:
+    """A row's key as its image names it: the value, or a list for a composite key."""
+    return key[0] if len(key) == 1 else list(key)
 
 
 def _db(value: Any) -> Any:

@@ -84,7 +84,7 @@ class BulkLoader:
 
     def __init__(self, store: Store, *, batch_size: int = 50_000,
                  defer_indexes: Sequence[str] = (), analyze: bool = True,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, images: bool = False) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         for table in defer_indexes:
@@ -94,6 +94,10 @@ class BulkLoader:
         self.defer_indexes = tuple(defer_indexes)
         self.analyze = analyze
         self.progress = progress
+        # With images, each batch's rows are covered like any store write (issue 13): their
+        # images go into a `rows.write` event of the batch. Slower (rows with a generated
+        # key are inserted one by one); without, reconcile names every loaded row.
+        self.images = images
         self.counts: dict[str, int] = {}
         self._dropped: list[tuple[str, str]] = []  # (name, CREATE INDEX statement)
         self._open = False
@@ -168,7 +172,10 @@ class BulkLoader:
         total = 0
         for batch in _batches(rows, self.batch_size):
             with self.store.transaction() as tx:
-                tx.executemany(sql, batch)
+                if self.images:
+                    tx.insert_many(table, columns, batch)
+                else:
+                    tx.executemany(sql, batch)
             total += len(batch)
             self._count(table, len(batch))
         return total

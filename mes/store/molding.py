@@ -10,8 +10,8 @@ from mes.store.base import Row, Store
 def insert_shots(store: Store, rows: list[tuple[Any, ...]]) -> None:
     """Rows of (lot_id, step_id, shot_no, ok, cavities, shot_values, problems, report_row,
     cycle)."""
-    store.executemany("INSERT INTO shots (lot_id, step_id, shot_no, ok, cavities, shot_values, "
-                      "problems, report_row, cycle) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    store.insert_many("shots", ("lot_id", "step_id", "shot_no", "ok", "cavities",
+                                "shot_values", "problems", "report_row", "cycle"), rows)
 
 
 def shots_of(store: Store, lot_id: str, *, bad_only: bool = False,

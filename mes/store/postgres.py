@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from mes.errors import NotAuthorised, NotFound
-from mes.store.base import Store
-from mes.store.schema import MIGRATIONS, SCHEMA_VERSION
+from mes.store.base import Row, Store
+from mes.store.schema import MIGRATIONS, ROW_IMAGES_SINCE, SCHEMA_VERSION
 
 AUDIT_LOCK_KEY = 0x6D6573  # "mes": one advisory lock for the audit chain head
 MIGRATE_LOCK_KEY = AUDIT_LOCK_KEY + 1  # one migration at a time
@@ -119,6 +119,7 @@ class PostgresStore(Store):
 
         self.check_version(SCHEMA_VERSION)
         current = 0
+        self.allow_unprotected = True  # the first migration creates the protection
         try:
             with self.transaction():
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK_KEY,))
@@ -139,7 +140,60 @@ class PostgresStore(Store):
                 f"the database role {role} may not change the schema of {self.location} "
                 f"(it is at version {current}, this program needs {SCHEMA_VERSION}): the "
                 "database owner must run `mes db migrate` (see docs/POSTGRES.md)") from exc
+        finally:
+            self.allow_unprotected = False
+        if 0 < current < ROW_IMAGES_SINCE:
+            self.baseline_row_images()
         return SCHEMA_VERSION
+
+    def _primary_key(self, table: str) -> tuple[str, ...]:
+        rows = self.all(
+            "SELECT a.attname AS col FROM pg_index i JOIN pg_attribute a "
+            "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = to_regclass(?) AND i.indisprimary "
+            "ORDER BY array_position(i.indkey::int2[], a.attnum)", (table,))
+        return tuple(r["col"] for r in rows)
+
+    def protection_problems(self) -> list[str]:
+        """The triggers refusing UPDATE/DELETE/TRUNCATE on audit, enabled, and no role but
+        the table's owner holding those privileges on it."""
+        if self.scalar("SELECT to_regclass('audit') IS NULL"):
+            return []  # a database being created
+        found = {r["tgname"]: r["tgenabled"] for r in self.all(
+            "SELECT tgname, tgenabled FROM pg_trigger "
+            "WHERE tgrelid = 'audit'::regclass AND NOT tgisinternal")}
+        problems = []
+        for name in ("audit_no_change", "audit_no_truncate"):
+            if name not in found:
+                problems.append(f"trigger {name} is missing")
+            elif found[name] not in ("O", "A"):
+                problems.append(f"trigger {name} is disabled")
+        body = self.scalar("SELECT prosrc FROM pg_proc WHERE proname = 'audit_append_only'")
+        if body is None or "RAISE EXCEPTION" not in body:
+            problems.append("function audit_append_only was changed")
+        for r in self._audit_grants():
+            problems.append(f"role {r['grantee']} may {r['privilege']} audit events")
+        return problems
+
+    def _audit_grants(self) -> list[Row]:
+        return self.all(
+            "SELECT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END "
+            "AS grantee, g.privilege_type AS privilege FROM pg_class c, "
+            "aclexplode(c.relacl) g WHERE c.oid = 'audit'::regclass "
+            "AND g.grantee <> c.relowner AND g.privilege_type IN ('UPDATE', 'DELETE', "
+            "'TRUNCATE') ORDER BY 1, 2")
+
+    def restore_protection(self) -> None:
+        self._require_tx()
+        self.conn.execute(PG_AUDIT_GUARDS[0].replace("CREATE FUNCTION",
+                                                     "CREATE OR REPLACE FUNCTION"))
+        for name, guard in (("audit_no_change", PG_AUDIT_GUARDS[1]),
+                            ("audit_no_truncate", PG_AUDIT_GUARDS[2])):
+            self.conn.execute(f"DROP TRIGGER IF EXISTS {name} ON audit")
+            self.conn.execute(guard)
+        for r in self._audit_grants():
+            # regrole text is already a quoted identifier where it needs to be
+            self.conn.execute(f"REVOKE {r['privilege']} ON audit FROM {r['grantee']}")
 
     def _role(self) -> str:
         try:

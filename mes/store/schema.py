@@ -214,6 +214,10 @@ MIGRATIONS: list[list[str]] = [
             opened_by TEXT NOT NULL, opened_at TEXT NOT NULL, closed_by TEXT, closed_at TEXT,
             close_reason TEXT)""",
     ],
+    ],
+    # Issue 13 (tamper-evident): an event carries the images of the record rows its
+    # transaction wrote (hashed with it; NULL in events written before).
+    ["ALTER TABLE audit ADD COLUMN row_images TEXT"],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.
@@ -225,3 +229,7 @@ SQLITE_AUDIT_GUARDS = [
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+# The schema version from which audit events carry row images (a database migrated from
+# before it gets an `audit.baseline` of the rows it had).
+ROW_IMAGES_SINCE = 1 + next(i for i, m in enumerate(MIGRATIONS)
+                            if any("row_images" in s for s in m))

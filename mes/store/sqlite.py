@@ -12,7 +12,12 @@ from pathlib import Path
 
 from mes.errors import IntegrityFailure, NotFound
 from mes.store.base import Store
-from mes.store.schema import MIGRATIONS, SCHEMA_VERSION, SQLITE_AUDIT_GUARDS
+from mes.store.schema import (
+    MIGRATIONS,
+    ROW_IMAGES_SINCE,
+    SCHEMA_VERSION,
+    SQLITE_AUDIT_GUARDS,
+)
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -57,6 +62,16 @@ class SqliteStore(Store):
     def migrate(self) -> int:
         """Bring the schema up to this program's version; refuse a newer database."""
         self.check_version(SCHEMA_VERSION)
+        self.allow_unprotected = True  # the first migration creates the protection
+        try:
+            current = self._migrate()
+        finally:
+            self.allow_unprotected = False
+        if 0 < current < ROW_IMAGES_SINCE:
+            self.baseline_row_images()
+        return SCHEMA_VERSION
+
+    def _migrate(self) -> int:
         with self.transaction():
             current = self.schema_version()
             for number in range(current, SCHEMA_VERSION):
@@ -69,7 +84,42 @@ class SqliteStore(Store):
             self.exec("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                       (str(SCHEMA_VERSION),))
-        return SCHEMA_VERSION
+        return current
+
+    def tables(self) -> list[str]:
+        rows = self.all("SELECT name FROM sqlite_master WHERE type = 'table' "
+                        "AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        return [r["name"] for r in rows]
+
+    def _primary_key(self, table: str) -> tuple[str, ...]:
+        cols = self.conn.execute(f"PRAGMA table_info({table})").fetchall()
+        return tuple(c[1] for c in sorted((c for c in cols if c[5]), key=lambda c: c[5]))
+
+    def protection_problems(self) -> list[str]:
+        """The two triggers that refuse UPDATE/DELETE on audit, exactly as created."""
+        found = {r["name"]: r["sql"] for r in self.all(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'")}
+        if not found and not self.scalar(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit'"):
+            return []  # a database being created
+        problems = []
+        for guard in SQLITE_AUDIT_GUARDS:
+            name = guard.split()[2]
+            if name not in found:
+                problems.append(f"trigger {name} is missing")
+            elif _words(found[name]) != _words(guard):
+                problems.append(f"trigger {name} was changed")
+        return problems
+
+    def restore_protection(self) -> None:
+        self._require_tx()
+        for guard in SQLITE_AUDIT_GUARDS:
+            self.conn.execute(f"DROP TRIGGER IF EXISTS {guard.split()[2]}")
+            self.conn.execute(guard)
 
     def is_initialised(self) -> bool:
         return self.schema_version() > 0 and self.get("meta", "site_id") is not None
+
+
+def _words(sql: str) -> list[str]:
+    return sql.split()

@@ -10,6 +10,7 @@ import sqlite3
 import pytest
 
 from mes.domain.audit import event_hash
+from mes.store.schema import SQLITE_AUDIT_GUARDS
 from tests.conftest import Workspace
 from tests.foundation.helpers import new_lot, sql
 
@@ -74,6 +75,11 @@ def _drop_guards(ws: Workspace) -> None:
     sql(ws, "DROP TRIGGER audit_no_delete")
 
 
+def _restore_guards(ws: Workspace) -> None:
+    for guard in SQLITE_AUDIT_GUARDS:
+        sql(ws, guard)
+
+
 def _broken(ws: Workspace, seq: int) -> None:
     r = ws.mes("audit", "verify")
     assert r.code == 7, r
@@ -102,8 +108,8 @@ def test_deleted_last_row_is_caught_by_anchor(plant: Workspace) -> None:
     head = json.loads(plant.ok("audit", "verify", "--json").out)["head_hash"]
     _drop_guards(plant)
     sql(plant, "DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)")
-    plant.ok("audit", "verify")  # a truncated chain is still a chain…
-    r = plant.mes("audit", "verify", "--anchor", head)  # …but not the one printed on paper
+    _restore_guards(plant)  # as the attacker would, to cover the tracks
+    r = plant.mes("audit", "verify", "--anchor", head)  # not the chain printed on paper
     assert r.code == 7 and "rewritten" in r.err
 
 
@@ -111,7 +117,7 @@ def test_forged_row_is_caught(plant: Workspace) -> None:
     _drop_guards(plant)
     [(last, prev)] = sql(plant, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
     sql(plant, "INSERT INTO audit VALUES (?, '2026-01-01T00:00:00.000000+00:00', 'youssef', "
-               "NULL, 'lot.unhold', 'lot', 'L2601-0001', NULL, NULL, 'forged', ?, ?)",
+               "NULL, 'lot.unhold', 'lot', 'L2601-0001', NULL, NULL, 'forged', ?, ?, NULL)",
         (last + 1, prev, "f" * 64))
     _broken(plant, last + 1)
 
@@ -126,13 +132,13 @@ def test_forged_row_inserted_in_the_middle_is_caught(plant: Workspace) -> None:
     forged = {"seq": 10, "at": "2026-01-01T00:00:00.000000+00:00", "username": "youssef",
               "station": None, "action": "routing.approve", "entity_type": "routing",
               "entity_id": "X@1", "old": None, "new": None, "reason": None}
-    sql(plant, "INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+    sql(plant, "INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
         (*forged.values(), prev, event_hash(prev, forged)))
     _broken(plant, 11)  # the forged event hashes correctly; the next one no longer follows
 
 
-def test_rewritten_chain_is_caught_by_anchor(plant: Workspace) -> None:
-    """An attacker who recomputes every hash after a change passes verify, not the anchor."""
+def test_rewritten_chain_is_caught_by_anchor_and_seal(plant: Workspace) -> None:
+    """An attacker who recomputes every hash after a change: the anchor and the seals."""
     anchor = json.loads(plant.ok("audit", "verify", "--json").out)["head_hash"]
     _drop_guards(plant)
     sql(plant, "UPDATE audit SET reason = 'rewritten' WHERE seq = 3")
@@ -146,9 +152,12 @@ def test_rewritten_chain_is_caught_by_anchor(plant: Workspace) -> None:
         prev = digest
     con.commit()
     con.close()
-    plant.ok("audit", "verify")
+    _restore_guards(plant)
     r = plant.mes("audit", "verify", "--anchor", anchor)
-    assert r.code == 7 and r.err.startswith("mes: anchor ")
+    assert r.code == 7 and r.err.startswith("mes: anchor "), r
+    # Without the paper anchor, the seals outside the database catch it (issue 13).
+    r = plant.mes("audit", "verify")
+    assert r.code == 7 and "rewritten before that seal" in r.err, r
 
 
 def test_triggers_refuse_update_and_delete(plant: Workspace) -> None:

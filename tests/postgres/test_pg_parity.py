@@ -28,7 +28,8 @@ from tests.quality.helpers import Scenario, build
 pytestmark = pytest.mark.postgres
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?")
-HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
+# sha256 digests, and the 128-bit row images of issue 13 (rows hold their own timestamps)
+HEX64 = re.compile(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{32}\b")
 SECONDS = re.compile(r'"(cycle_time|duration)[a-z_]*": [0-9.]+')
 
 

@@ -119,3 +119,40 @@ def worker_env(home: Path, db: str | Path) -> dict[str, str]:
            if not k.startswith("MES_") or k == "MES_TEST_CLOCK"}  # the test's calendar
     env.update({"MES_HOME": str(home), "MES_DB": str(db), "PYTHONDONTWRITEBYTECODE": "1"})
     return env
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo plant (`mes demo`, 2 units) plus an open NCR: a row in every record table
+    (issue 13's coverage test) and every kind of file mes writes. Copy it, never edit it."""
+    from mes.cli.demo import Demo, run_demo
+
+    path = tmp_path_factory.mktemp("demo-plant") / "plant"
+    with pytest.MonkeyPatch.context() as mp:  # on the session's test clock
+        mp.chdir(tmp_path_factory.getbasetemp())
+        mp.delenv("MES_DB", raising=False)
+        mp.delenv("MES_DATABASE_URL", raising=False)
+        run_demo(path, units=2, quiet=True)
+        mp.setenv("MES_HOME", str(path))
+        demo = Demo(path, quiet=True)
+        for user, argv in DEMO_EXTRA:  # the demo's users and passwords
+            demo.mes(*[a.format(unit=_in_process_unit(path)) for a in argv], user=user)
+    return path
+
+
+# Commands run after the demo so every record table has a row: (user, argv); `{unit}` is
+# a unit still in process.
+DEMO_EXTRA: list[tuple[str, list[str]]] = [
+    ("fatima", ["ncr", "open", "{unit}", "--description", "scratched window"]),
+]
+
+
+def _in_process_unit(path: Path) -> str:
+    import sqlite3
+
+    con = sqlite3.connect(path / "mes.db")
+    try:
+        return str(con.execute("SELECT serial FROM units WHERE status = 'in_process' "
+                               "ORDER BY serial LIMIT 1").fetchone()[0])
+    finally:
+        con.close()

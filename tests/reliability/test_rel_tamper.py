@@ -2,9 +2,11 @@
 
 Each case copies a small but complete database (steps with consumption, NCR, holds,
 signatures), changes it directly with sqlite3 (dropping the append-only triggers first
-when touching audit), and runs three checks:
+when touching audit, and putting them back after, as an attacker covering the tracks
+would), and runs three checks:
 
-- chain:     `mes audit verify`                    (hash chain, contiguous seq)
+- chain:     `mes audit verify`                    (hash chain, contiguous seq, append-only
+                                                    protection, the seals of the workspace)
 - anchor:    `mes audit verify --anchor HEAD`       (HEAD = chain_head.hash of `mes dhr --json`)
 - reconcile: `mes backup verify mes.db`             (chain + state against the audit trail)
 
@@ -23,6 +25,7 @@ from typing import Any
 import pytest
 
 from mes.domain.audit import event_hash
+from mes.store.schema import SQLITE_AUDIT_GUARDS
 from tests.conftest import Workspace, run_cli
 from tests.reliability.conftest import PCBA, step_args
 
@@ -81,7 +84,7 @@ def forge_append(con: sqlite3.Connection, action: str, etype: str, eid: str, new
           "entity_type": etype, "entity_id": eid,
           "old": None, "new": json.dumps(new, sort_keys=True, separators=(",", ":")),
           "reason": None}
-    con.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+    con.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
                 (*ev.values(), prev, event_hash(prev, ev)))
 
 
@@ -134,25 +137,28 @@ CASES: dict[str, tuple[Any, tuple[int, int, int]]] = {
     "audit: insert an event (seq gap filled by shifting)": (_sqls(
         *DROP, "UPDATE audit SET seq = seq + 1000 WHERE seq > 50",
         "INSERT INTO audit SELECT 51, at, username, station, action, entity_type, entity_id, "
-        "old, new, reason, prev_hash, hash FROM audit WHERE seq = 50"), (7, 7, 7)),
+        "old, new, reason, prev_hash, hash, row_images FROM audit WHERE seq = 50"), (7, 7, 7)),
     "audit: swap two events' contents": (_sqls(
         *DROP, "UPDATE audit SET new = CASE seq WHEN 60 THEN (SELECT new FROM audit "
         "WHERE seq = 70) ELSE (SELECT new FROM audit WHERE seq = 60) END "
         "WHERE seq IN (60, 70)"), (7, 7, 7)),
-    "audit: chain rewritten from event 20 (hashes recomputed)": (_rewrite, (0, 7, 0)),
+    "audit: chain rewritten from event 20 (hashes recomputed)": (_rewrite, (7, 7, 0)),
     "audit: a step and its event removed, chain renumbered and rehashed": (_rewrite_tail,
-                                                                           (0, 7, 7)),
+                                                                           (7, 7, 7)),
     "audit: forged step row + well-formed event appended at the head": (_forge_step,
-                                                                        (0, 0, 0)),
-    "audit: last event deleted (tail truncation)": (_sqls(
+                                                                        (0, 0, 7)),
+    "audit: append-only triggers dropped (and left so)": (_sqls(*DROP), (7, 7, 7)),
+    "audit: last event deleted (tail truncation, after the newest seal)": (_sqls(
         *DROP, "DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)"), (0, 0, 7)),
+    "audit: tail deleted back before the newest seal": (_sqls(
+        *DROP, "DELETE FROM audit WHERE seq >= (SELECT max(seq) - 2 FROM audit)"), (7, 7, 7)),
     # -- state tables
     "lots: status edited": (_sqls("UPDATE lots SET status = 'released' WHERE id = '{lot}'"),
                             (0, 0, 7)),
     "lots: hold removed": (_sqls("UPDATE lots SET on_hold = 0 WHERE id = '{other}'"),
                            (0, 0, 7)),
-    "lots: qty_scrapped edited (not reconciled)": (_sqls(
-        "UPDATE lots SET qty_scrapped = 1 WHERE id = '{lot}'"), (0, 0, 0)),
+    "lots: qty_scrapped edited": (_sqls(
+        "UPDATE lots SET qty_scrapped = 1 WHERE id = '{lot}'"), (0, 0, 7)),
     "lots: row inserted": (_sqls(
         "INSERT INTO items VALUES ('L9999-0001', 'lot', '2026-01-01')",
         "INSERT INTO lots (id, part, routing_version, site_id, qty, serialized, status, "
@@ -171,8 +177,8 @@ CASES: dict[str, tuple[Any, tuple[int, int, int]]] = {
         "UPDATE material_lots SET qty_received = 2000000 WHERE id = '{reel}'"), (0, 0, 7)),
     "material_lots: status edited": (_sqls(
         "UPDATE material_lots SET status = 'rejected' WHERE id = '{reel}'"), (0, 0, 7)),
-    "material_lots: supplier_lot edited (not reconciled)": (_sqls(
-        "UPDATE material_lots SET supplier_lot = 'X' WHERE id = '{reel}'"), (0, 0, 0)),
+    "material_lots: supplier_lot edited": (_sqls(
+        "UPDATE material_lots SET supplier_lot = 'X' WHERE id = '{reel}'"), (0, 0, 7)),
     "steps: row deleted": (_sqls(
         "DELETE FROM edges WHERE step_id = (SELECT max(id) FROM steps)",
         "DELETE FROM steps WHERE id = (SELECT max(id) FROM steps)"), (0, 0, 7)),
@@ -186,8 +192,8 @@ CASES: dict[str, tuple[Any, tuple[int, int, int]]] = {
     "steps: recorded data edited": (_sqls(
         "UPDATE steps SET data = json_set(data, '$.' || (SELECT key FROM json_each("
         "(SELECT data FROM steps WHERE id = 1)) LIMIT 1), '999') WHERE id = 1"), (0, 0, 7)),
-    "steps: completed_at edited (not reconciled)": (_sqls(
-        "UPDATE steps SET completed_at = '2020-01-01' WHERE id = 1"), (0, 0, 0)),
+    "steps: completed_at edited": (_sqls(
+        "UPDATE steps SET completed_at = '2020-01-01' WHERE id = 1"), (0, 0, 7)),
     "edges: consumption deleted": (_sqls(
         "DELETE FROM edges WHERE id = (SELECT max(id) FROM edges)"), (0, 0, 7)),
     "edges: quantity edited": (_sqls(
@@ -214,20 +220,25 @@ CASES: dict[str, tuple[Any, tuple[int, int, int]]] = {
     "sessions: forged session (not reconciled)": (_sqls(
         "INSERT INTO sessions (token, username, station, created_at, expires_at, ended_at) "
         "VALUES ('t0k3n', 'amina', NULL, '2026-01-01', '2099-01-01', NULL)"), (0, 0, 0)),
-    "meta: configuration edited (not reconciled)": (_sqls(
+    "meta: configuration edited": (_sqls(
         "UPDATE meta SET value = '10.0' WHERE key = 'config.origin.threshold_pct'"),
-                                                    (0, 0, 0)),
+                                   (0, 0, 7)),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_tamper_case(case: str, tamper_base: dict[str, Any], tmp_path: Path) -> None:
+def test_tamper_case(case: str, tamper_base: dict[str, Any], tmp_path: Path,
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MES_HOME", str(tamper_base["db"].parent))  # its seal journal
     apply, (chain, anchor, rec) = CASES[case]
     db = tmp_path / "mes.db"
     shutil.copy(tamper_base["db"], db)
     con = sqlite3.connect(db, isolation_level=None)
     con.execute("BEGIN")
     apply(con, tamper_base)
+    if "left so" not in case:  # the attacker puts the triggers back, to cover the tracks
+        for guard in SQLITE_AUDIT_GUARDS:
+            con.execute(guard.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS"))
     con.execute("COMMIT")
     con.close()
     got = (run_cli(["--db", db, "audit", "verify"]).code,

@@ -1,0 +1,72 @@
+"""Files are records too (issue 13 item 4).
+
+Every file mes writes or keeps (firmware images, label PDF/ZPL, DHR PDF/JSON, backups)
+has its sha256 in the audit event that wrote it: `new["files"] = [{"path", "sha256"}]`,
+the path relative to the workspace when the file is inside it. `mes audit verify --files`
+re-hashes the latest version of each and names every missing or changed file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from mes.store.base import Store
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def relative(workspace: Path, path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(workspace.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def record(workspace: Path, path: Path, data: bytes | None = None) -> dict[str, str]:
+    """What an event carries for one file: its path and sha256 (of `data`, when given,
+    else of the file as it is on disk)."""
+    digest = hashlib.sha256(data).hexdigest() if data is not None else sha256_of(path)
+    return {"path": relative(workspace, path), "sha256": digest}
+
+
+def _named(new: str | None) -> list[dict[str, Any]]:
+    if not new or '"files"' not in new:
+        return []
+    value = json.loads(new)
+    files = value.get("files") if isinstance(value, dict) else None
+    return files if isinstance(files, list) else []
+
+
+def recorded(store: Store, entity: str, path: str) -> tuple[str, int] | None:
+    """(sha256, event seq) of the latest event of `entity` that wrote `path`."""
+    found = None
+    for e in store.audit_log(entity, None):
+        for f in _named(e["new"]):
+            if f.get("path") == path:
+                found = (str(f["sha256"]), int(e["seq"]))
+    return found
+
+
+def check(store: Store, workspace: Path, limit: int = 50) -> dict[str, Any]:
+    """Re-hash the latest version of every file the audit trail names."""
+    latest: dict[str, tuple[str, int]] = {}
+    for e in store.audit_rows():
+        for f in _named(e["new"]):
+            latest[str(f["path"])] = (str(f["sha256"]), int(e["seq"]))
+    problems: list[str] = []
+    for name, (digest, seq) in sorted(latest.items()):
+        path = Path(name) if Path(name).is_absolute() else workspace / name
+        if not path.is_file():
+            problems.append(f"file {name} (written by event {seq}) is missing")
+        elif sha256_of(path) != digest:
+            problems.append(f"file {name} differs from what event {seq} recorded (sha256)")
+    return {"ok": not problems, "checked": len(latest), "problems": problems[:limit]}
