@@ -214,7 +214,6 @@ MIGRATIONS: list[list[str]] = [
             opened_by TEXT NOT NULL, opened_at TEXT NOT NULL, closed_by TEXT, closed_at TEXT,
             close_reason TEXT)""",
     ],
-    ],
     # Issue 13 (tamper-evident): an event carries the images of the record rows its
     # transaction wrote (hashed with it; NULL in events written before).
     ["ALTER TABLE audit ADD COLUMN row_images TEXT"],
