@@ -432,8 +432,7 @@ def ship_containers(ctx: Context, scans: list[str], consignee: str, ref: str,
                 if tx.update("units", s, {"status": "shipped"},
                              expect={"status": "released", "on_hold": False}) != 1:
                     raise Refused(f"{s} changed meanwhile: try again")
-            tx.exec("UPDATE lots SET qty_shipped = qty_shipped + ? WHERE id = ?",
-                    (len(serials), lot_id))
+            tx.increment("lots", lot_id, "qty_shipped", len(serials))
             ship_id = tx.insert("shipments", {
                 "lot_id": lot_id, "consignee": consignee.strip(), "ref": ref.strip(),
                 "qty": len(serials), "serials": serials, "shipped_at": now,

@@ -80,18 +80,19 @@ def chain(store: Store, item_id: str) -> list[Row]:
 def add(store: Store, sscc: str, items: Sequence[tuple[str, str, str | None]], at: str,
         by: str) -> None:
     """Pack (item, kind, lot) into `sscc`."""
-    store.executemany("INSERT INTO container_contents (sscc, item_id, item_kind, lot_id, "
-                      "packed_at, packed_by) VALUES (?, ?, ?, ?, ?, ?)",
+    store.insert_many("container_contents", ("sscc", "item_id", "item_kind", "lot_id",
+                                             "packed_at", "packed_by"),
                       [(sscc, i, k, lot, at, by) for i, k, lot in items])
 
 
 def remove(store: Store, sscc: str, item_ids: Sequence[str], at: str, by: str,
            reason: str) -> int:
     n = 0
-    for item in item_ids:
-        n += store.exec("UPDATE container_contents SET removed_at = ?, removed_by = ?, "
-                        "removal_reason = ? WHERE sscc = ? AND item_id = ? AND "
-                        "removed_at IS NULL", (at, by, reason, sscc, item))
+    for item in item_ids:  # by key, so each row written is covered by the audit trail
+        for (row_id,) in store.tuples("SELECT id FROM container_contents WHERE sscc = ? AND "
+                                      "item_id = ? AND removed_at IS NULL", (sscc, item)):
+            n += store.update("container_contents", row_id, {
+                "removed_at": at, "removed_by": by, "removal_reason": reason})
     return n
 
 
@@ -119,7 +120,7 @@ def of_shipment(store: Store, shipment_id: int) -> list[str]:
 
 
 def record_shipment(store: Store, shipment_id: int, ssccs: Sequence[str]) -> None:
-    store.executemany("INSERT INTO shipment_containers (shipment_id, sscc) VALUES (?, ?)",
+    store.insert_many("shipment_containers", ("shipment_id", "sscc"),
                       [(shipment_id, s) for s in ssccs])
 
 
@@ -128,8 +129,10 @@ def labels_of(store: Store, sscc: str) -> list[Row]:
 
 
 def void_labels(store: Store, item_id: str, at: str, reason: str) -> int:
-    return store.exec("UPDATE labels SET voided_at = ?, void_reason = ? WHERE item_id = ? AND "
-                      "voided_at IS NULL", (at, reason, item_id))
+    ids = [r[0] for r in store.tuples("SELECT id FROM labels WHERE item_id = ? AND "
+                                      "voided_at IS NULL", (item_id,))]
+    return sum(store.update("labels", i, {"voided_at": at, "void_reason": reason})
+               for i in ids)
 
 
 def unit_label(store: Store, serial: str) -> Row | None:

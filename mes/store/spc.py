@@ -48,10 +48,8 @@ def first_of_latest_steps(store: Store, lot_id: str, op: int, count: int) -> int
 
 
 def add_points(store: Store, rows: Sequence[Sequence[Any]]) -> None:
-    marks = ", ".join("?" for _ in POINT_COLUMNS)
-    sql = f"INSERT INTO spc_points ({', '.join(POINT_COLUMNS)}) VALUES ({marks})"
     for start in range(0, len(rows), INSERT_CHUNK):
-        store.executemany(sql, rows[start:start + INSERT_CHUNK])
+        store.insert_many("spc_points", POINT_COLUMNS, rows[start:start + INSERT_CHUNK])
 
 
 def observations(store: Store, characteristic: str, *, lot: str | None = None,
@@ -100,13 +98,14 @@ def add_limits(store: Store, row: dict[str, Any]) -> int:
 def approve_limits(store: Store, characteristic: str, version: int, username: str,
                    at: str) -> bool:
     """Draft → approved; the version approved before becomes superseded."""
-    n = store.exec("UPDATE spc_limits SET status = 'approved', approved_by = ?, "
-                   "approved_at = ? WHERE characteristic = ? AND version = ? AND "
-                   "status = 'draft'", (username, at, characteristic, version))
-    if n != 1:
+    row = limits_version(store, characteristic, version)
+    if row is None or store.update("spc_limits", row["id"], {
+            "status": "approved", "approved_by": username, "approved_at": at},
+            expect={"status": "draft"}) != 1:
         return False
-    store.exec("UPDATE spc_limits SET status = 'superseded' WHERE characteristic = ? AND "
-               "version <> ? AND status = 'approved'", (characteristic, version))
+    for old in limits_versions(store, characteristic):  # by key: covered by the audit trail
+        if old["version"] != version and old["status"] == "approved":
+            store.update("spc_limits", old["id"], {"status": "superseded"})
     return True
 
 
