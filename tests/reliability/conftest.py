@@ -137,7 +137,59 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         demo = Demo(path, quiet=True)
         for user, argv in DEMO_EXTRA:  # the demo's users and passwords
             demo.mes(*[a.format(unit=_in_process_unit(path)) for a in argv], user=user)
+        _fill_through_the_store(path)
     return path
+
+
+def _fill_through_the_store(path: Path) -> None:
+    """Rows for the record tables the demo's commands do not reach (containers need GS1
+    settings and unshipped labelled units, print jobs a printer, SPC signals approved
+    limits and a drifting process), written through the store's covered helpers as those
+    commands do: the coverage test then edits every column of them like any other row.
+    The commands themselves are exercised in tests/packing, tests/printing, tests/spc."""
+    from mes.store.sqlite import SqliteStore
+
+    store = SqliteStore(path / "mes.db")
+    t = "2026-11-02T09:00:00.000000+00:00"
+    try:
+        with store.transaction() as tx:
+            shipment = tx.scalar("SELECT min(id) FROM shipments")
+            lot = tx.scalar("SELECT min(id) FROM lots")
+            site = tx.scalar("SELECT id FROM sites")
+            sscc = "061112340000000019"
+            tx.claim_id(sscc, "container")
+            tx.insert("containers", {"sscc": sscc, "level": "box", "part": "DEV-OXI-100",
+                                     "capacity": 10, "status": "shipped", "site_id": site,
+                                     "created_at": t, "created_by": "fatima",
+                                     "closed_at": t, "shipped_at": t})
+            tx.insert("container_contents", {"sscc": sscc, "item_id": "SN-COVER-1",
+                                             "item_kind": "unit", "lot_id": lot,
+                                             "packed_at": t, "packed_by": "fatima",
+                                             "removed_at": t, "removed_by": "tarik",
+                                             "removal_reason": "dented"})
+            tx.insert("shipment_containers", {"shipment_id": shipment, "sscc": sscc})
+            tx.insert("print_jobs", {"file": "labels/x.pdf", "printer": "LABELS",
+                                     "job_id": "7", "state": "completed", "reasons": "none",
+                                     "labels": 1, "sent_at": t, "finished_at": t,
+                                     "username": "fatima"})
+            tx.insert("recalls", {"id": "RC-COVER", "start_item": lot, "reason": "notice",
+                                  "status": "closed", "held": "[]", "scope": "{}",
+                                  "opened_by": "youssef", "opened_at": t,
+                                  "closed_by": "youssef", "closed_at": t,
+                                  "close_reason": "done"})
+            tx.insert("spc_limits", {"characteristic": "REFLOW-PEAK", "version": 1,
+                                     "status": "approved", "chart": "I-MR", "subgroup_n": 1,
+                                     "center": 243.0, "sigma": 1.5, "spread_center": 1.7,
+                                     "spread_lcl": 0.0, "spread_ucl": 5.5, "study": "{}",
+                                     "reason": "PQ", "set_by": "tarik", "set_at": t,
+                                     "approved_by": "youssef", "approved_at": t})
+            tx.insert("spc_signals", {"characteristic": "REFLOW-PEAK", "limits_version": 1,
+                                      "subgroup": 3, "chart": "I", "rule_set": "nelson",
+                                      "rule": 1, "stat": 251.0, "action": "alert",
+                                      "lot_id": lot, "units": "[]", "station_id": "REFLOW-1",
+                                      "step_id": 1, "ncr_id": "NCR-0001", "at": t})
+    finally:
+        store.close()
 
 
 # Commands run after the demo so every record table has a row: (user, argv); `{unit}` is
