@@ -22,7 +22,7 @@ def packable(built: tuple[Workspace, Scenario]) -> Iterator[tuple[Workspace, Sce
     ws, sc = built
     ws.ok("config", "set", "gs1.company_prefix", PREFIX, user="amina")
     ws.ok("config", "set", "gs1.site_gln", SITE_GLN, user="amina")
-    ws.ok("label", "print", sc.dev_lot, "--no-origin-claim", user="fatima")
+    # the devices were labelled (PDF, verified) by run_ops before their labelling op
     ws.ok("dhr", "review", sc.dev_lot, user="youssef")
     ws.ok("lot", "release", sc.dev_lot, user="youssef")
     yield ws, sc
