@@ -50,11 +50,18 @@ def ask_password(prompt: str) -> str:
 _NO_EAGER_LOGIN = frozenset({"init", "db"})
 
 
+def _changing_password(tctx: typer.Context) -> bool:
+    """`mes user passwd` authenticates itself: an expired or admin-reset password may still
+    change itself, and nothing else."""
+    return tctx.command_path.split()[-2:] == ["user", "passwd"]
+
+
 def context(tctx: typer.Context) -> Context:
     root = tctx.find_root()
     obj = root.obj
     assert isinstance(obj, Context)
-    if obj.user and STDIN.enabled and root.invoked_subcommand not in _NO_EAGER_LOGIN:
+    if obj.user and STDIN.enabled and root.invoked_subcommand not in _NO_EAGER_LOGIN \
+            and not _changing_password(tctx):
         # --user NAME --password-stdin is checked for every command, reads included: a wrong
         # password is refused (exit 6, counted and audited) as it is for writes.
         from mes.services.auth import current_actor

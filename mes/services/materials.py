@@ -205,7 +205,11 @@ def release_many(ctx: Context, material_ids: list[str]) -> list[dict[str, Any]]:
                       "release the others without them")
     signer = prepare_signature(ctx, "material.release", "released")
     with ctx.store.transaction() as tx:
+        today = clock.now().date()
         for m in rows:
+            if expired(m, today):
+                raise Refused(f"material {m['id']} expired on {m['expiry']}: it cannot be "
+                              "released; reject it (`mes material reject --reason`)")
             if tx.update("material_lots", m["id"], {"status": "released"},
                          expect={"status": "quarantine"}) != 1:
                 raise Refused(f"material {m['id']} changed meanwhile: try again")
