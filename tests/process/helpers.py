@@ -37,7 +37,8 @@ def load_materials(ws: Workspace, part: str) -> dict[str, str]:
             if line.get("by_serial"):
                 continue
             mid = receive(ws, line["part"], 10_000)
-            ws.ok("station", "load", station, mid, "--slot", f"F{i + 1}", user="fatima")
+            ws.ok("station", "load", station, mid, "--slot", f"F{i + 1}", "--replace",
+                  user="fatima")  # a fresh reel takes the slot
             loaded[line["part"]] = mid
     return loaded
 
