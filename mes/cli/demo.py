@@ -247,7 +247,7 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
     expired = d.mes("material", "receive", "CAP-100N-0402", "--qty", 5000, "--supplier",
                     "Murata (via Arrow)", "--supplier-lot", "2301-X02", "--expiry",
                     "2025-12-31", user="karim", show=False).split()[1]
-    d.mes("material", "release", expired, user="youssef", show=False)
+    d.refuse("expired material", "material", "release", expired, user="youssef", expect=4)
 
     d.section("4. Firmware: registered by a technician, approved by quality")
     build = workspace / "build"
@@ -345,8 +345,6 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
              *data_args(routing["PCBA-OXI-100"][10]), user="fatima", expect=4)
     d.mes("lot", "unhold", refused_lot, "--reason", "stencil inspected: OK", user="youssef",
           show=False)
-    d.refuse("expired material", "station", "load", "PNP-1", expired, "--slot", "F2",
-             user="fatima", expect=4)
     d.refuse("unapproved firmware", "flash", boards[0], "--station", "FLASH-1", "--image",
              "FW-OXI@1.5.0-rc1", "--mcu-uid", "0x1", "--verify", "pass", user="fatima",
              expect=4)

@@ -86,6 +86,11 @@ ACTION_WORDS: dict[str, str] = {
     "recall": "open or close recalls", "import.machine": "import machine files",
     "config.set": "change settings", "backup": "back up the database",
     "db.migrate": "migrate the database", "db.copy": "copy the database",
+    "audit.alerts": "read the alerts", "epcis.export": "export EPCIS events",
+    "pack": "pack units", "unpack": "unpack containers",
+    "spc.limits": "set SPC control limits", "spc.approve": "approve SPC control limits",
+    "user.passwd": "change passwords", "user.reset_password": "reset passwords",
+    "user.unqualify": "revoke qualifications",
 }
 
 

@@ -132,8 +132,10 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mp.chdir(tmp_path_factory.getbasetemp())
         mp.delenv("MES_DB", raising=False)
         mp.delenv("MES_DATABASE_URL", raising=False)
-        run_demo(path, units=2, quiet=True)
+        # set before run_demo (which sets it too), so that leaving the context restores
+        # the session's value: the demo plant must not stay every later test's workspace
         mp.setenv("MES_HOME", str(path))
+        run_demo(path, units=2, quiet=True)
         demo = Demo(path, quiet=True)
         for user, argv in DEMO_EXTRA:  # the demo's users and passwords
             demo.mes(*[a.format(unit=_in_process_unit(path)) for a in argv], user=user)

@@ -55,7 +55,10 @@ def test_direct_edit_on_the_server_is_caught(pg_demo: str, table: str) -> None:
                  "information_schema.key_column_usage k ON k.constraint_name = "
                  "t.constraint_name WHERE t.table_name = ? AND t.constraint_type = "
                  "'FOREIGN KEY'", (table,))}
-    column = next(c for c in SCHEMA[table] if c not in pk and c not in refs)
+    column = next((c for c in SCHEMA[table] if c not in pk and c not in refs), None)
+    if column is None:  # e.g. shipment_containers: an edit is one row gone, one new
+        pytest.skip(f"every column of {table} is its key: the SQLite coverage test edits "
+                    "keys (a row named missing and one new)")
     rows = [r for r in pg_sql(pg_demo, f"SELECT {', '.join(pk)}, {column}::text FROM {table} "
                                        f"ORDER BY 1")
             if not (len(pk) == 1 and (table, r[0]) in NOT_RECORD_ROWS)]
