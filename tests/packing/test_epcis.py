@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mes.domain.epcis import event_id, prehash
-from tests.conftest import sql
+from tests.conftest import TEST_EPOCH, sql
 
 jsonschema = pytest.importorskip("jsonschema")
 STANDARDS = Path("/work/shared/standards/epcis")
@@ -89,7 +89,7 @@ def test_export_after_pack_and_ship(packable, tmp_path) -> None:
     rows = sql(ws, "SELECT new FROM audit WHERE action = 'epcis.export'")
     assert len(rows) == 1 and json.loads(rows[0][0])["sha256"] == digest
     # without --out, stdout is the document itself
-    ws2 = ws.mes("epcis", "export", "--since", "2026-11-02", user="youssef")
+    ws2 = ws.mes("epcis", "export", "--since", TEST_EPOCH.date().isoformat(), user="youssef")
     assert ws2.code == 0, ws2
     validate(json.loads(ws2.out))
 

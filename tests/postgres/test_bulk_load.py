@@ -11,12 +11,13 @@ from mes.errors import Refused
 from mes.store import open_store
 from mes.store.base import Store
 from mes.store.bulk import COLUMNS, BulkLoader, _index_ddl
-from tests.conftest import Workspace
+from tests.conftest import TEST_EPOCH, Workspace
 
 BOTH = pytest.mark.parametrize("workspace", ["sqlite", "postgres"], indirect=True)
-T = "2026-11-02T08:00:00.000000+00:00"
+T = TEST_EPOCH.isoformat(timespec="microseconds")
+LOT_PREFIX = TEST_EPOCH.strftime("L%y%m")  # lot ids are numbered per month of the clock
 REEL = "R-900001"
-LOT = "L2611-9001"
+LOT = f"{LOT_PREFIX}-9001"
 SERIALS = [f"PB-9{k:05d}" for k in range(1, 4)]
 
 
@@ -74,7 +75,7 @@ def test_bulk_loaded_rows_are_traced_verified_and_continued(workspace: Workspace
     back = plant.ok("trace", "back", SERIALS[0], "--json").out
     assert REEL in back and "F01" in back
     created = plant.ok("lot", "create", "PCBA-OXI-100", "--qty", 1, user="fatima").out
-    assert "L2611-9002" in created  # counters raised past the loaded lot numbers
+    assert f"{LOT_PREFIX}-9002" in created  # counters raised past the loaded lot numbers
 
 
 @BOTH
