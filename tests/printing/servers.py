@@ -37,11 +37,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Listener:
-    """Accepts connections on loopback; `mode` capture (read to EOF) or reset (RST)."""
+class _Loopback:
+    """A TCP server on 127.0.0.1 that hands each connection to `handle`, one at a time."""
 
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
+    def __init__(self) -> None:
         self.received: list[bytes] = []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -56,22 +55,36 @@ class Listener:
             except OSError:
                 return
             with conn:
-                if self.mode == "reset":  # take the data, then reset the connection
-                    conn.settimeout(0.3)
-                    try:
-                        while conn.recv(65536):
-                            pass
-                    except (TimeoutError, OSError):
-                        pass
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    continue
-                data = b""
-                while chunk := conn.recv(65536):
-                    data += chunk
-                self.received.append(data)
+                self.handle(conn)
+
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         self.sock.close()
+
+
+class Listener(_Loopback):
+    """Accepts connections on loopback; `mode` capture (read to EOF) or reset (RST)."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        super().__init__()
+
+    def handle(self, conn: socket.socket) -> None:
+        if self.mode == "reset":  # take the data, then reset the connection
+            conn.settimeout(0.3)
+            try:
+                while conn.recv(65536):
+                    pass
+            except (TimeoutError, OSError):
+                pass
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+        self.received.append(data)
 
 
 class Cups:
@@ -167,17 +180,13 @@ def cups() -> Iterator[Cups]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-class Zebra:
+class Zebra(_Loopback):
     """~HS answers from the flags; everything else sent is kept in `received`."""
 
     def __init__(self) -> None:
         self.paper_out = self.paused = self.head_up = False
-        self.received: list[bytes] = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.uri = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
+        self.uri = f"tcp://127.0.0.1:{self.port}"
 
     def status(self) -> bytes:
         f = lambda b: "1" if b else "0"  # noqa: E731
@@ -185,28 +194,19 @@ class Zebra:
         two = f"000,0,{f(self.head_up)},0,0,2,4,0,00000000,1,000"
         return f"\x02{one}\x03\r\n\x02{two}\x03\r\n\x021234,0\x03\r\n".encode()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2)
-                data = b""
-                try:
-                    while chunk := conn.recv(65536):
-                        data += chunk
-                        if data == b"~HS":
-                            conn.sendall(self.status())
-                            data = b""
-                except (TimeoutError, OSError):
-                    pass
-                if data:
-                    self.received.append(data)
-
-    def close(self) -> None:
-        self.sock.close()
+    def handle(self, conn: socket.socket) -> None:
+        conn.settimeout(2)
+        data = b""
+        try:
+            while chunk := conn.recv(65536):
+                data += chunk
+                if data == b"~HS":
+                    conn.sendall(self.status())
+                    data = b""
+        except (TimeoutError, OSError):
+            pass
+        if data:
+            self.received.append(data)
 
 
 @pytest.fixture
