@@ -492,3 +492,11 @@ def _json_or_none(value: Any) -> str | None:
         return None
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
                       default=str)
+
+
+def in_chunks(ids: Sequence[Any], size: int = 500) -> Iterator[tuple[list[Any], str]]:
+    """`ids` in slices an IN (...) list can take on both backends, with their `?` marks."""
+    listed = list(ids)
+    for start in range(0, len(listed), size):
+        chunk = listed[start:start + size]
+        yield chunk, ", ".join("?" for _ in chunk)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mes.store.base import Row, Store
+from mes.store.base import Row, Store, in_chunks
+from mes.store.printing import last_labels
 
 _DOWN = """WITH RECURSIVE down(id, kind, depth) AS (
     SELECT item_id, item_kind, 1 FROM container_contents WHERE sscc = ? AND removed_at IS NULL
@@ -29,10 +30,7 @@ def current_parent(store: Store, item_id: str) -> Row | None:
 def parents_of(store: Store, item_ids: Sequence[str]) -> dict[str, str]:
     """item -> the SSCC holding it now, for many items."""
     out: dict[str, str] = {}
-    ids = list(item_ids)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        marks = ", ".join("?" for _ in chunk)
+    for chunk, marks in in_chunks(item_ids):
         for item, sscc in store.tuples(f"SELECT item_id, sscc FROM container_contents WHERE "
                                        f"removed_at IS NULL AND item_id IN ({marks})", chunk):
             out[item] = sscc
@@ -142,12 +140,5 @@ def unit_label(store: Store, serial: str) -> Row | None:
 
 
 def unit_labels(store: Store, serials: Sequence[str]) -> dict[str, Row]:
-    out: dict[str, Row] = {}
-    ids = list(serials)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        marks = ", ".join("?" for _ in chunk)
-        for r in store.all(f"SELECT * FROM labels WHERE voided_at IS NULL AND item_id IN "
-                           f"({marks}) ORDER BY id", chunk):
-            out[r["item_id"]] = r  # the last one wins
-    return out
+    """Each unit's newest label that is not voided."""
+    return last_labels(store, serials)

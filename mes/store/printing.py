@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mes.store.base import Row, Store
+from mes.store.base import Row, Store, in_chunks
 
 
 def record_job(store: Store, row: Mapping[str, Any]) -> int:
@@ -18,15 +18,13 @@ def last_job(store: Store, file: str) -> Row | None:
                      (file,))
 
 
-def last_labels(store: Store, items: list[str]) -> dict[str, Row]:
+def last_labels(store: Store, items: Sequence[str]) -> dict[str, Row]:
     """Each item's newest label that is not voided."""
     out: dict[str, Row] = {}
-    for i in range(0, len(items), 500):
-        chunk = items[i:i + 500]
-        marks = ", ".join("?" for _ in chunk)
+    for chunk, marks in in_chunks(items):
         for r in store.all(f"SELECT * FROM labels WHERE voided_at IS NULL AND item_id IN "
                            f"({marks}) ORDER BY id", chunk):
-            out[r["item_id"]] = r
+            out[r["item_id"]] = r  # ordered by id: the last one wins
     return out
 
 
