@@ -53,9 +53,9 @@ def show_(tctx: typer.Context, tool_id: str,
 
     def human(d: dict) -> None:
         for k, v in d.items():
-            if k not in ("uses", "maintenance") or not isinstance(v, list):
+            if k not in ("used_in", "maintenance"):
                 say(f"{k}: {v}")
-        for u in d["uses"]:
+        for u in d["used_in"]:
             say(f"  used {u['at'][:16]} lot {u['lot_id']} op {u['op']} at {u['station_id']}: "
                 f"+{u['count']} -> {u['uses_after']}")
         for m in d["maintenance"]:

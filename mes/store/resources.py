@@ -53,7 +53,7 @@ def tool_uses_of_lots(store: Store, lot_ids: Iterable[str]) -> list[Row]:
 
 
 def tool_history(store: Store, tool_id: str) -> dict[str, list[Row]]:
-    return {"uses": store.all("SELECT * FROM tool_uses WHERE tool_id = ? ORDER BY id",
+    return {"used_in": store.all("SELECT * FROM tool_uses WHERE tool_id = ? ORDER BY id",
                               (tool_id,)),
             "maintenance": store.all("SELECT * FROM tool_maintenance WHERE tool_id = ? "
                                      "ORDER BY id", (tool_id,))}
