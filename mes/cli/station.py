@@ -101,6 +101,10 @@ def load(
         f"{out['slot']}{took}")
     out = load_on_station(context(tctx), station_id.upper(), material, slot)
     say(f"OK {out['material']} ({out['part']}) loaded on {out['station']} slot {out['slot']}")
+    floor = out.get("floor_life")
+    if floor and floor["remaining_h"] is not None:
+        say(f"  MSL {floor['msl']}: {floor['remaining_h']:g} h of floor life left "
+            f"(exposed {floor['exposed_h']:g} h of {floor['floor_life_h']:g} h)")
 
 
 @station_app.command("calibrate")

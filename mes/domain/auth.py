@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "material.release": frozenset({"quality"}),
     "material.reject": frozenset({"quality"}),
     "material.hold": frozenset({"quality"}),
+    "material.moisture": frozenset({"operator", "technician", "quality"}),
     "firmware.register": frozenset({"technician"}),
     "firmware.approve": frozenset({"quality"}),
     "ncr.open": frozenset({"operator", "technician", "quality"}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mes.services import calibration, tooling
+from mes.services import calibration, moisture, tooling
 from mes.store.base import Store
 
 
@@ -28,6 +28,12 @@ def count_tools(tx: Store, t: Any, req: Any, uses: list[tooling.ToolUse],
     tooling.count(tx, uses, t.lot["id"], t.op.op, req.station, [], req.source, username)
 
 
+def check_material(tx: Store, item: str, kind: str, at: Any = None) -> None:
+    """Interlock on a material consumed (a moisture-sensitive reel past floor life)."""
+    if kind == "material":
+        moisture.check_floor_life(tx, item, at)
+
+
 def _calibration(src: Any) -> list[dict[str, Any]]:
     return calibration.dhr_section(src.store, src.steps, src.users)
 
@@ -37,4 +43,5 @@ def _tooling(src: Any) -> list[dict[str, Any]]:
     return tooling.dhr_section(src.store, lots)
 
 
-DHR_SECTIONS = [("calibration", _calibration), ("tooling", _tooling)]
+DHR_SECTIONS = [("calibration", _calibration), ("tooling", _tooling),
+                ("moisture", moisture.dhr_section)]

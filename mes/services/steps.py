@@ -483,6 +483,7 @@ def _consume(tx: Store, actor: Actor, station: str, t: Target,
                                  "op": t.op.op})
             continue
         table = "material_lots" if c.kind == "material" else "lots"
+        resources.check_material(tx, c.item, c.kind)  # issue 18: MSL floor life
         if not tx.decrement(table, c.item, "remaining", c.qty):
             left = tx.scalar(f"SELECT remaining FROM {table} WHERE id = ?", (c.item,))
             raise Refused(f"{c.item} has {left:g} left, {c.qty:g} needed: scan another "

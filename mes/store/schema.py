@@ -219,7 +219,7 @@ MIGRATIONS: list[list[str]] = [
     ["ALTER TABLE audit ADD COLUMN row_images TEXT"],
     # Issue 18: plant resources under control. Calibration as a signed record (a failed
     # one blocks the station and scopes what it produced); tools (molds, stencils) with
-    # their use counted per step and their maintenance.
+    # their use counted per step and their maintenance; moisture events of MSL reels.
     [
         """CREATE TABLE calibrations (id {pk}, station_id TEXT NOT NULL REFERENCES stations(id),
             certificate TEXT NOT NULL, result TEXT NOT NULL, due TEXT, performed_at TEXT NOT NULL,
@@ -238,6 +238,11 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE tool_maintenance (id {pk}, tool_id TEXT NOT NULL REFERENCES tools(id),
             uses_at INTEGER NOT NULL, note TEXT NOT NULL, performed_at TEXT NOT NULL,
             performed_by TEXT NOT NULL, signature_id INTEGER)""",
+        # Moisture-sensitive reels: dry pack opened, resealed, in dry storage, baked.
+        """CREATE TABLE material_moisture (id {pk}, material_id TEXT NOT NULL
+            REFERENCES material_lots(id), event TEXT NOT NULL, at TEXT NOT NULL,
+            username TEXT NOT NULL, source TEXT)""",
+        "CREATE INDEX material_moisture_material ON material_moisture(material_id, at)",
     ],
 ]
 

@@ -88,13 +88,17 @@ def test_impact_is_what_was_made_since_the_last_passing_calibration(plant: Works
 def test_the_impact_is_held_in_one_signed_command(plant: Workspace) -> None:
     load_paste(plant)
     assert calibrate(plant, "CAL-A", "pass", "--due", "2027-05-31").code == 0
-    lot, serials = print_lot(plant)
+    _lot, serials = print_lot(plant)
     assert calibrate(plant, "CAL-B", "fail").code == 0
     before = plant.dump()
     r = plant.mes("station", "impact", "PRN-1", "--hold", "--reason", "x", user="fatima")
     assert r.code == 6
+    new = [line for line in plant.dump() if line not in before]
+    assert len(new) == 1 and "auth.denied" in new[0]
+    before = plant.dump()
     r = plant.mes("station", "impact", "PRN-1", "--hold", "--reason", " ", user="youssef")
     assert r.code == 5 and "--reason" in r.err
+    assert_unchanged(plant, before)
     d = json.loads(plant.ok("station", "impact", "PRN-1", "--hold", "--reason",
                             "printer pressure sensor out of tolerance", "--json",
                             user="youssef").out)
@@ -103,7 +107,6 @@ def test_the_impact_is_held_in_one_signed_command(plant: Workspace) -> None:
                "'station PRN-1 calibration impact:%'") == [(2,)]
     assert sql(plant, "SELECT username, meaning FROM signatures WHERE record_type = "
                "'station-impact' AND record_id = 'PRN-1'") == [("youssef", "held")]
-    assert len(plant.dump()) > len(before)
 
 
 def test_calibration_records_are_in_the_dhr(plant: Workspace) -> None:
