@@ -99,8 +99,6 @@ def load(
     took = f", replacing {out['replaced']}" if out["replaced"] else ""
     say(f"OK {out['material']} ({out['part']}) loaded on {out['station']} slot "
         f"{out['slot']}{took}")
-    out = load_on_station(context(tctx), station_id.upper(), material, slot)
-    say(f"OK {out['material']} ({out['part']}) loaded on {out['station']} slot {out['slot']}")
     floor = out.get("floor_life")
     if floor and floor["remaining_h"] is not None:
         say(f"  MSL {floor['msl']}: {floor['remaining_h']:g} h of floor life left "

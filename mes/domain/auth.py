@@ -96,6 +96,10 @@ ACTION_WORDS: dict[str, str] = {
     "spc.limits": "set SPC control limits", "spc.approve": "approve SPC control limits",
     "user.passwd": "change passwords", "user.reset_password": "reset passwords",
     "user.unqualify": "revoke qualifications",
+    "station.calibrate": "record calibrations",
+    "station.impact_hold": "hold a station's calibration impact",
+    "tool.add": "register tools", "tool.maintain": "record tool maintenance",
+    "material.moisture": "record moisture events of reels",
 }
 
 

@@ -60,6 +60,6 @@ def tool_history(store: Store, tool_id: str) -> dict[str, list[Row]]:
 
 
 def count_tool_use(store: Store, tool_id: str, count: int) -> int:
-    """Add `count` uses atomically in SQL; returns the new total."""
-    return int(store.scalar("UPDATE tools SET uses = uses + ? WHERE id = ? RETURNING uses",
-                            (count, tool_id)))
+    """Add `count` uses atomically (a covered increment); returns the new total."""
+    store.increment("tools", tool_id, "uses", count)
+    return int(store.scalar("SELECT uses FROM tools WHERE id = ?", (tool_id,)))

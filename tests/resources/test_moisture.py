@@ -81,6 +81,7 @@ def test_moisture_events_follow_the_pack_state(plant: Workspace) -> None:
 def _installed(ws: Workspace, materials: dict[str, str], at: str, uid: str):
     return copy(ws, "materials_installed.json", {
         "R-000123": materials["RES-10K-0402"], "R-000187": materials[MCU],
+        "RES-0402-10K-1%": "RES-10K-0402", "MCU-STM32L476RG": MCU,
         "2026-11-23T14:03:22.1091909+01:00": at,
         "6f1c2a9e-3b7d-4e21-9c55-0a4de8f1b201": uid}, target=f"{uid}.json")
 
