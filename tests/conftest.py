@@ -219,6 +219,9 @@ def equip_plant(ws: Workspace, operators: tuple[str, ...] = ("fatima", "tarik"))
     for sid, stype in STATIONS.items():
         ws.ok("station", "add", sid, "--type", stype, "--calibration-due", "2099-12-31",
               user="tarik")
+    # The mold the enclosure routing names (issue 18: a tool a routing names is registered).
+    ws.ok("tool", "add", "M-ENC-01", "--kind", "mold", "--cavities", 4, "--life", 500000,
+          "--maintenance-every", 50000, user="tarik")
     for stype in sorted(set(STATIONS.values())):
         for who in operators:
             ws.ok("user", "qualify", who, stype, "--until", "2099-12-31", user="youssef")

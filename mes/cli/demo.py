@@ -215,6 +215,8 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
     for sid, stype in STATIONS.items():
         d.mes("station", "add", sid, "--type", stype, "--calibration-due", "2027-06-30",
               user="tarik", show=sid in ("PNP-1",))
+    d.mes("tool", "add", "M-ENC-01", "--kind", "mold", "--cavities", "4", "--life", "500000",
+          "--maintenance-every", "50000", user="tarik", show=False)
     for stype in sorted(set(STATIONS.values())):
         for who in ("fatima", "karim"):
             d.mes("user", "qualify", who, stype, "--until", "2027-06-30", user="youssef",

@@ -112,4 +112,39 @@ def list_(tctx: typer.Context,
 
     listing(list_materials(context(tctx), part, status),
             ["id", "part", "status", "on_hold", "remaining", "qty_received", "supplier_lot",
-             "expiry", "origin", "unit_cost"], as_json=json_, as_csv=csv_)
+             "expiry", "origin", "unit_cost", "floor_life_left_h"], as_json=json_,
+            as_csv=csv_)
+
+
+def _moisture(tctx: typer.Context, material: str, event: str) -> None:
+    from mes.services.moisture import record
+
+    out = record(context(tctx), material, event)
+    left = out.get("remaining_h")
+    say(f"{out['material']}: {event} recorded ({out['state']}; MSL {out['msl']}, "
+        f"{out['exposed_h']:g} h exposed, "
+        + ("unlimited floor life)" if left is None else f"{left:g} h floor life left)"))
+
+
+@material_app.command("open")
+def open_(tctx: typer.Context, material: str) -> None:
+    """Dry pack of a moisture-sensitive reel opened: its floor-life clock runs."""
+    _moisture(tctx, material, "open")
+
+
+@material_app.command("seal")
+def seal(tctx: typer.Context, material: str) -> None:
+    """Resealed in a dry pack with fresh desiccant: the clock pauses."""
+    _moisture(tctx, material, "seal")
+
+
+@material_app.command("dry")
+def dry(tctx: typer.Context, material: str) -> None:
+    """Put in dry storage (dry cabinet): the clock pauses."""
+    _moisture(tctx, material, "dry")
+
+
+@material_app.command("bake")
+def bake(tctx: typer.Context, material: str) -> None:
+    """Baked (J-STD-033 bake table): the exposure clock is reset."""
+    _moisture(tctx, material, "bake")

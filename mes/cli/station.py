@@ -99,3 +99,62 @@ def load(
     took = f", replacing {out['replaced']}" if out["replaced"] else ""
     say(f"OK {out['material']} ({out['part']}) loaded on {out['station']} slot "
         f"{out['slot']}{took}")
+    floor = out.get("floor_life")
+    if floor and floor["remaining_h"] is not None:
+        say(f"  MSL {floor['msl']}: {floor['remaining_h']:g} h of floor life left "
+            f"(exposed {floor['exposed_h']:g} h of {floor['floor_life_h']:g} h)")
+
+
+@station_app.command("calibrate")
+def calibrate(
+    tctx: typer.Context,
+    station_id: str,
+    certificate: Annotated[str, typer.Option(help="calibration certificate reference")],
+    result: Annotated[str, typer.Option(help="pass | fail (fail = found out of tolerance)")],
+    due: Annotated[str | None, typer.Option(help="next due date YYYY-MM-DD (pass)")] = None,
+) -> None:
+    """Record a calibration (technician/quality, signed); a failure blocks the station."""
+    from mes.services.calibration import calibrate as record
+
+    row = record(context(tctx), station_id.upper(), certificate, result,
+                 parse_date(due, "--due"))
+    if row["result"] == "pass":
+        say(f"station {row['station_id']}: calibration {row['certificate']} passed, "
+            f"due {row['due']} (signed by {row['signed_by']})")
+    else:
+        say(f"station {row['station_id']}: calibration {row['certificate']} FAILED: station "
+            f"blocked; see `mes station impact {row['station_id']}`")
+
+
+@station_app.command("impact")
+def impact(
+    tctx: typer.Context,
+    station_id: str,
+    hold: Annotated[bool, typer.Option("--hold", help="hold what is still in the plant "
+                                       "(quality, signed)")] = False,
+    reason: Annotated[str | None, typer.Option(help="why (with --hold)")] = None,
+    json_: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Lots and units produced on a station since its last passing calibration."""
+    from mes.services import calibration
+
+    ctx = context(tctx)
+    sid = station_id.upper()
+    data = calibration.hold_impact(ctx, sid, reason or "") if hold else \
+        calibration.impact(ctx, sid)
+
+    def human(d: dict) -> None:
+        w = d["window"]
+        say(f"station {d['station']}: since {w['since'] or 'first use'} "
+            f"({w['since_certificate'] or 'no passing calibration'}) until "
+            f"{w['until'] or 'now'}" + (f" (failed {w['failed_certificate']})"
+                                        if w["failed_certificate"] else ""))
+        for x in d["lots"]:
+            say(f"  lot {x['lot']} ({x['part']}) ops {x['ops']}: {x['status']}"
+                f"{', on hold' if x['on_hold'] else ''}, {len(x['units'])} units")
+        c = d["counts"]
+        say(f"{c['lots']} lots, {c['units']} units, {c['steps']} steps")
+        if "held" in d:
+            say(f"held {len(d['held'])}: {' '.join(d['held']) or '-'}")
+
+    show(data, json_, human)

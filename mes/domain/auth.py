@@ -28,6 +28,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "user.reset_password": frozenset({"admin"}),
     "station.add": frozenset({"admin", "technician"}),
     "station.update": frozenset({"admin", "technician"}),
+    "station.calibrate": frozenset({"technician", "quality"}),
+    "station.impact_hold": frozenset({"quality"}),
+    "tool.add": frozenset({"admin", "technician"}),
+    "tool.maintain": frozenset({"technician"}),
     "routing.load": frozenset({"technician", "quality", "admin"}),
     "routing.approve": frozenset({"quality"}),
     "lot.create": frozenset({"operator", "technician", "quality"}),
@@ -42,6 +46,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "material.release": frozenset({"quality"}),
     "material.reject": frozenset({"quality"}),
     "material.hold": frozenset({"quality"}),
+    "material.moisture": frozenset({"operator", "technician", "quality"}),
     "firmware.register": frozenset({"technician"}),
     "firmware.approve": frozenset({"quality"}),
     "ncr.open": frozenset({"operator", "technician", "quality"}),
@@ -91,6 +96,10 @@ ACTION_WORDS: dict[str, str] = {
     "spc.limits": "set SPC control limits", "spc.approve": "approve SPC control limits",
     "user.passwd": "change passwords", "user.reset_password": "reset passwords",
     "user.unqualify": "revoke qualifications",
+    "station.calibrate": "record calibrations",
+    "station.impact_hold": "hold a station's calibration impact",
+    "tool.add": "register tools", "tool.maintain": "record tool maintenance",
+    "material.moisture": "record moisture events of reels",
 }
 
 

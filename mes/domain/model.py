@@ -42,6 +42,7 @@ class Part:
     unit_cost: float | None = None  # purchased parts; currency in workspace config
     origin: str | None = None  # ISO 3166 alpha-2, purchased parts
     incoming_inspection: bool = True  # False: material lots are released on receipt
+    msl: str | None = None  # moisture sensitivity level (J-STD-033), e.g. "3"
     description: str | None = None
     packaging: tuple[PackLevel, ...] = ()  # innermost first; devices only
 

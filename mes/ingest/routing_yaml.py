@@ -704,6 +704,20 @@ def _check_part_kind(ch: _Checker, rec: _Record, kind: str) -> None:
                           "(a bought-in assembly is a component)")
 
 
+def _msl(ch: _Checker, node: Node, path: str) -> str | None:
+    """Moisture sensitivity level (J-STD-033): 1, 2, 2a, 3, 4, 5 or 5a."""
+    from mes.domain.moisture import MSL_LEVELS
+
+    if not ch.scalar(node, path, "a moisture sensitivity level such as 3 or 2a"):
+        return None
+    value = str(node.value).strip().lower()
+    if value not in MSL_LEVELS:
+        ch.report(node, path, f"MSL {value!r} is not one of {', '.join(MSL_LEVELS)} (MSL 6, "
+                  "bake before use, is not supported)")
+        return None
+    return value
+
+
 _PART = _Schema("part", {
     "number": _ident,
     "name": _text,
@@ -717,6 +731,7 @@ _PART = _Schema("part", {
     "unit_cost": _number(lo=0),
     "origin": _country,
     "incoming_inspection": _boolean,
+    "msl": _msl,
     "description": _text,
     # issue 19: box of N units, case of M boxes, pallet… (innermost first)
     "packaging": _list_of(_pack_level, key=lambda p: p.level, key_field="level",

@@ -41,6 +41,7 @@ from mes.domain.model import Operation, Routing
 from mes.domain.words import a
 from mes.errors import InvalidInput, MesError, NotFound, Refused
 from mes.ingest import cfx
+from mes.services import resources
 from mes.services.auth import current_actor, require, require_qualified
 from mes.services.context import Context
 from mes.services.routings import routing_version
@@ -265,6 +266,7 @@ def _install(tx: Store, ctx: Context, req: CfxImport, msg: cfx.CfxMessage,
     for p in plan:
         serial, mid, qty = p.target.unit["serial"], p.material["id"], p.install.quantity
         _recheck_install(tx, p, today)
+        resources.check_material(tx, p.material["id"], "material", msg.timestamp)  # issue 18
         feeder = p.install.carrier_location
         if p.install.carrier_id:
             feeder = f"{feeder} ({p.install.carrier_id})" if feeder else p.install.carrier_id

@@ -35,6 +35,7 @@ from mes import clock
 from mes.domain.audit import record_hash
 from mes.domain.ids import normalise_scan
 from mes.errors import NotFound, Refused
+from mes.services import resources
 from mes.services.audit import head
 from mes.services.auth import (
     current_actor,
@@ -658,6 +659,7 @@ SECTIONS: list[tuple[str, Section]] = [
     ("flashes", _flashes), ("labels", _labels), ("shipments", _shipments),
     ("containers", _containers), ("signatures", _signatures),
     ("spc_signals", lambda src: lot_signals(src.store, src.lot_id)),  # issue 16
+    *resources.DHR_SECTIONS,  # issue 18: calibration records, tools used
 ]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from mes import clock
 from mes.domain.ids import COUNTRY_RE, check_id, normalise_scan
 from mes.errors import InvalidInput, NotFound, Refused
+from mes.services import moisture
 from mes.services.auth import prepare_signature, require, sign, signatures_for
 from mes.services.context import Context
 from mes.services.routings import get_part
@@ -268,6 +269,7 @@ def list_materials(ctx: Context, part: str | None, status: str | None) -> list[d
     rows = ctx.store.find("material_lots", where, order="id")
     for r in rows:
         r["on_hold"] = bool(r["on_hold"])
+    moisture.annotate(ctx.store, rows)  # issue 18: remaining floor life
     return rows
 
 
@@ -300,12 +302,13 @@ def load_on_station(ctx: Context, station: str, material_id: str, slot: str,
             tx.update("station_loads", previous["id"], {"unloaded_at": now})
         tx.insert("station_loads", {"station_id": station, "slot": slot, "material_id": m["id"],
                                     "loaded_at": now, "loaded_by": actor.username})
+        floor = moisture.at_load(tx, m, actor.username)  # issue 18: J-STD-033 floor life
         tx.append_audit(username=actor.username, station=station, action="station.load",
                         entity_type="station", entity_id=station,
                         old={"slot": slot, "material": previous["material_id"]}
                         if previous else None, new={"slot": slot, "material": m["id"]})
     return {"station": station, "slot": slot, "material": m["id"], "part": m["part"],
-            "replaced": previous["material_id"] if previous else None}
+            "replaced": previous["material_id"] if previous else None, "floor_life": floor}
 
 
 def loads(ctx: Context, station: str) -> list[dict[str, Any]]:

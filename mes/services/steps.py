@@ -10,7 +10,7 @@ from mes.domain import interlocks
 from mes.domain.ids import normalise_scan
 from mes.domain.model import BomLine, Operation, Routing
 from mes.errors import InvalidInput, NotFound, Refused
-from mes.services import spc
+from mes.services import resources, spc
 from mes.services.auth import Actor, check_session_station, require, require_qualified
 from mes.services.context import Context
 from mes.services.lots import resolve
@@ -104,6 +104,7 @@ def passed_ops(store: Store, lot: dict[str, Any], unit: dict[str, Any] | None) -
 def _check_target(store: Store, t: Target, actor: Actor, station_id: str) -> None:
     today = clock.now().date()
     interlocks.check_station(store.get("stations", station_id), station_id, t.op, today)
+    resources.check_station(store, station_id)  # issue 18: failed calibration
     interlocks.check_workable("lot", t.lot["id"], t.lot["status"], bool(t.lot["on_hold"]),
                               t.lot["hold_reason"])
     if t.lot["serialized"]:
@@ -182,9 +183,11 @@ def complete_step(ctx: Context, req: StepRequest, *, extra: dict[str, Any] | Non
         if not failed:
             _check_labelled(tx, t)
         consumptions = _plan_consumption(tx, t, req)
+        tools = resources.check_tools(tx, t, check.values, extra or {})  # issue 18
         outcome = _record(tx, ctx, actor, t, req, check.values, result, failed, problems,
                           consumptions, extra or {})
         outcome["spc"] = spc.on_step(tx, actor, req.station, t, check.values)  # issue 16
+        resources.count_tools(tx, t, req, tools, actor.username)
     return outcome
 
 
@@ -480,6 +483,7 @@ def _consume(tx: Store, actor: Actor, station: str, t: Target,
                                  "op": t.op.op})
             continue
         table = "material_lots" if c.kind == "material" else "lots"
+        resources.check_material(tx, c.item, c.kind)  # issue 18: MSL floor life
         if not tx.decrement(table, c.item, "remaining", c.qty):
             left = tx.scalar(f"SELECT remaining FROM {table} WHERE id = ?", (c.item,))
             raise Refused(f"{c.item} has {left:g} left, {c.qty:g} needed: scan another "

@@ -28,6 +28,8 @@ KEYS = {
     "shipments": "id", "qualifications": "id", "flashes": "id", "edges": "id",
     "station_loads": "id", "containers": "sscc", "recalls": "id",
     "print_jobs": "id",
+    "calibrations": "id", "tools": "id", "tool_uses": "id", "tool_maintenance": "id",
+    "material_moisture": "id",
 }
 
 # Tables that hold no record of what happened, with the reason (issue 13). Every other

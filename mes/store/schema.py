@@ -217,6 +217,33 @@ MIGRATIONS: list[list[str]] = [
     # Issue 13 (tamper-evident): an event carries the images of the record rows its
     # transaction wrote (hashed with it; NULL in events written before).
     ["ALTER TABLE audit ADD COLUMN row_images TEXT"],
+    # Issue 18: plant resources under control. Calibration as a signed record (a failed
+    # one blocks the station and scopes what it produced); tools (molds, stencils) with
+    # their use counted per step and their maintenance; moisture events of MSL reels.
+    [
+        """CREATE TABLE calibrations (id {pk}, station_id TEXT NOT NULL REFERENCES stations(id),
+            certificate TEXT NOT NULL, result TEXT NOT NULL, due TEXT, performed_at TEXT NOT NULL,
+            performed_by TEXT NOT NULL, signature_id INTEGER)""",
+        "CREATE INDEX calibrations_station ON calibrations(station_id, id)",
+        """CREATE TABLE tools (id TEXT PRIMARY KEY, kind TEXT NOT NULL, cavities INTEGER,
+            life_limit INTEGER NOT NULL, maintenance_interval INTEGER,
+            uses INTEGER NOT NULL DEFAULT 0, uses_at_maintenance INTEGER NOT NULL DEFAULT 0,
+            active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL)""",
+        """CREATE TABLE tool_uses (id {pk}, tool_id TEXT NOT NULL REFERENCES tools(id),
+            lot_id TEXT NOT NULL, step_id INTEGER, op INTEGER, station_id TEXT,
+            count INTEGER NOT NULL, uses_after INTEGER NOT NULL, source TEXT, at TEXT NOT NULL)""",
+        "CREATE INDEX tool_uses_tool ON tool_uses(tool_id, id)",
+        "CREATE INDEX tool_uses_lot ON tool_uses(lot_id)",
+        """CREATE TABLE tool_maintenance (id {pk}, tool_id TEXT NOT NULL REFERENCES tools(id),
+            uses_at INTEGER NOT NULL, note TEXT NOT NULL, performed_at TEXT NOT NULL,
+            performed_by TEXT NOT NULL, signature_id INTEGER)""",
+        # Moisture-sensitive reels: dry pack opened, resealed, in dry storage, baked.
+        """CREATE TABLE material_moisture (id {pk}, material_id TEXT NOT NULL
+            REFERENCES material_lots(id), event TEXT NOT NULL, at TEXT NOT NULL,
+            username TEXT NOT NULL, source TEXT)""",
+        "CREATE INDEX material_moisture_material ON material_moisture(material_id, at)",
+    ],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.

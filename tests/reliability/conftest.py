@@ -198,6 +198,10 @@ def _fill_through_the_store(path: Path) -> None:
 # a unit still in process.
 DEMO_EXTRA: list[tuple[str, list[str]]] = [
     ("fatima", ["ncr", "open", "{unit}", "--description", "scratched window"]),
+    # issue 18: a calibration record and a tool's maintenance (signed, by a technician)
+    ("tarik", ["station", "calibrate", "PRN-1", "--certificate", "CAL-COVER", "--result",
+               "pass", "--due", "2027-06-30"]),
+    ("tarik", ["tool", "maintain", "M-ENC-01", "--note", "vents cleaned"]),
 ]
 
 
