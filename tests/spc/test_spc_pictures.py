@@ -92,6 +92,51 @@ def test_dhr_lists_the_signals_and_the_charts_are_vector(charted: tuple[Workspac
         ctx.close()
     assert [c["characteristic"] for c in charts] == ["REFLOW-PEAK"]
     assert charts[0]["data"].startswith(b"%PDF") and charts[0]["format"] == "pdf"
+    assert charts[0]["points"] == 3 and charts[0]["signals"] == 2
+    assert charts[0]["limits"]["version"] == 1
+
+
+def test_dhr_pdf_embeds_the_chart_as_vector_paths(charted: tuple[Workspace, str]) -> None:
+    import re
+
+    from pypdf import PdfReader
+
+    ws, lot = charted
+    ws.ok("dhr", lot)
+    pdf = PdfReader(ws.path / "lots" / lot / "dhr.pdf")
+    texts = [p.extract_text() for p in pdf.pages]
+    at = next(i for i, t in enumerate(texts) if "SPC control charts of this lot" in t)
+    page = pdf.pages[at]
+    # the caption states what the picture is judged against; the signals stay exceptions
+    assert "REFLOW-PEAK" in texts[at] and "UCL" in texts[at] and "2 out-of-control" in texts[at]
+    assert "REFLOW-PEAK WE1" in "".join(texts)
+    # no bitmap anywhere in the record: the chart is drawn, not pasted
+    for p in pdf.pages:
+        xobjects = (p.get("/Resources") or {}).get("/XObject") or {}
+        assert not [n for n, x in xobjects.items() if x.get_object().get("/Subtype") == "/Image"]
+    content = page.get_contents().get_data()
+    plain = PdfReader(ws.path / "lots" / lot / "dhr.pdf").pages[0].get_contents().get_data()
+    def path_ops(stream: bytes) -> int:  # moveto, lineto, curveto, rectangle
+        return len(re.findall(rb"\d (?:m|l|c|re)\s", stream))
+
+    assert path_ops(content) > 1000 > path_ops(plain)  # lines, curves, glyphs as paths
+
+
+def test_dhr_pdf_with_charts_is_reproducible(charted: tuple[Workspace, str]) -> None:
+    from mes.render.dhr_pdf import render_dhr_pdf
+    from mes.services.context import Context
+    from mes.services.dhr import build_dhr
+    from mes.services.spc import lot_charts
+
+    ws, lot = charted
+    ctx = Context(workspace=ws.path, db=str(ws.db))
+    try:
+        d = build_dhr(ctx, lot)
+        first = render_dhr_pdf({**d, "_charts": lot_charts(ctx, lot, "svg")})
+        again = render_dhr_pdf({**d, "_charts": lot_charts(ctx, lot, "svg")})
+    finally:
+        ctx.close()
+    assert first == again and len(first) > len(render_dhr_pdf(d))
 
 
 def test_efficiency_report(charted: tuple[Workspace, str]) -> None:
