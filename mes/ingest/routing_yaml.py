@@ -35,6 +35,8 @@ Format (the contract; comments are welcome anywhere)::
           station_type: smt-printer # required; [a-z0-9][a-z0-9-]*
           activity: smt             # default other; see model.Activity
           conversion_cost: 1.20     # per unit, >= 0 (local value when done in MA)
+          ideal_cycle_s: 20         # seconds per unit (per shot when molding) at the rated
+                                    # pace, > 0: OEE performance in `mes report efficiency`
           result_required: true     # default true
           optional: false           # default false
           serialize: false          # serial numbers are assigned here (one op at most)
@@ -889,6 +891,7 @@ _OPERATION = _Schema("operation", {
                               "(e.g. reflow-oven)"),
     "activity": _one_of(ACTIVITIES),
     "conversion_cost": _number(lo=0),
+    "ideal_cycle_s": _number(hi=86_400, positive=True),
     "result_required": _boolean,
     "optional": _boolean,
     "serialize": _boolean,
