@@ -35,7 +35,7 @@ class Part:
     kind: PartKind
     unit: str = "ea"
     ref: str | None = None  # catalogue number printed as REF on labels
-    gtin: str | None = None  # GTIN-14, devices only
+    gtin: str | None = None  # GTIN-14: devices; optional on subassemblies (EPCIS)
     serialized: bool = False
     serial_prefix: str = "SN-"
     shelf_life_days: int | None = None
