@@ -99,6 +99,8 @@ def setup(ws: Path, units: int) -> tuple[str, list[str]]:
     out = mes(ws, "lot", "create", "DEV-B", "--qty", units, user="fatima").splitlines()
     lot, serials = out[0].strip(), out[1].split()
     mes(ws, "step", "complete", lot, "--op", 10, "--station", "ASM-1", user="fatima")
+    # labels state an origin only from a signed decision (issue 13): quality decides it
+    mes(ws, "origin", lot, user="youssef")
     return lot, serials
 
 
