@@ -1,6 +1,7 @@
-"""Shared CLI plumbing: the service context, passwords, and output (json/csv/table/plain).
+"""Shared CLI plumbing: the service context, passwords, and output (json/csv/table/plain,
+progress bars).
 
-rich is imported only when a table is drawn, so operator commands stay fast.
+rich is imported only when a table or a bar is drawn, so operator commands stay fast.
 """
 
 from __future__ import annotations
@@ -8,7 +9,8 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -184,3 +186,29 @@ def existing_file(path: Path) -> Path:
 
         raise NotFound(f"{path}: no such file")
     return path
+
+
+# on_progress(stage, done, total): what a long service call reports as it goes.
+OnProgress = Callable[[str, int, int | None], None]
+
+
+@contextmanager
+def progress(label: str) -> Iterator[OnProgress | None]:
+    """A rich progress bar (one line per stage) on a terminal; nothing otherwise (scripts,
+    tests, output redirected). Drawn on stderr, so it is judged by stderr: a command's
+    stdout (e.g. --json) may go to a file while the person still sees the bar."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"{label}: {stage}", total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mes.cli.common import context, emit_json, listing, note, say, show
+from mes.cli.common import context, emit_json, listing, note, progress, say, show
 
 label_app = typer.Typer(help="Print, verify and preview UDI labels.", no_args_is_help=True)
 
@@ -52,7 +52,8 @@ def print_(
                        fmt=format_.lower(), origin_claim=not no_origin_claim,
                        verify=not no_verify, reprint=reprint, reason=reason,
                        printer=printer)
-    d = print_labels(context(tctx), req)
+    with progress("labels") as on_progress:  # a batch of thousands takes minutes
+        d = print_labels(context(tctx), req, on_progress)
 
     def human(d: dict[str, Any]) -> None:
         what = "REPRINT " if d["reprint"] else ""

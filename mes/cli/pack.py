@@ -81,7 +81,7 @@ def export(tctx: typer.Context,
            since: Annotated[str | None, typer.Option(help="events from YYYY-MM-DD (UTC)")] = None,
            out: Annotated[Path | None, typer.Option(
                "--out", help="write to this file (default: standard output)")] = None) -> None:
-    """An EPCIS 2.0 JSON-LD document: commissioning, packing, shipping events."""
+    """An EPCIS 2.0 JSON-LD document: commissioning, assembling, packing, shipping events."""
     from mes.cli.common import parse_date
     from mes.services.epcis import export as run
 
@@ -90,3 +90,5 @@ def export(tctx: typer.Context,
     if out is None:
         typer.echo(res["text"])
     note(f"{res['events']} events, sha256 {res['sha256']} (anchored in the audit chain)")
+    for why in res["skipped"]:
+        note(why)

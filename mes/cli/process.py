@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from mes.cli.common import context, emit_json, listing, note, say
+from mes.cli.common import context, emit_json, listing, note, progress, say
 from mes.domain.words import plural
 
 firmware_app = typer.Typer(help="Firmware image registry (technician registers, quality "
@@ -127,26 +124,6 @@ def flash(
 
 # -- molding -----------------------------------------------------------------------------------
 
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[str, int, int | None], None] | None]:
-    """A rich progress bar on a terminal; nothing otherwise (scripts, tests)."""
-    if not sys.stdout.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
-        tasks: dict[str, Any] = {}
-
-        def update(stage: str, done: int, total: int | None) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(f"{label}: {stage}", total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
-
-
 @molding_app.command("import")
 def molding_import(
     tctx: typer.Context,
@@ -164,7 +141,7 @@ def molding_import(
 
     req = MoldingImport(lot=lot.strip().upper(), station=station.upper(), report=report,
                         op=op, mold=mold, consume=consume or [])
-    with _progress(report.name) as on_progress:
+    with progress(report.name) as on_progress:
         out = import_report(context(tctx), req, on_progress)
     if json_:
         emit_json(out)

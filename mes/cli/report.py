@@ -50,14 +50,18 @@ def efficiency(tctx: typer.Context,
                 as_json=False, as_csv=False, title=f"first-pass yield per {period}")
         listing(out["pareto"][:15], ["cause", "count", "pct", "cumulative_pct"],
                 as_json=False, as_csv=False, title="Pareto of causes")
-        listing(out["stations"], ["station", "steps", "quality_pct", "availability_pct",
-                                  "performance_pct", "oee_pct"], as_json=False, as_csv=False,
-                title="OEE per station")
+        listing(out["stations"], ["station", "steps", "quality_pct", "performance_pct",
+                                  "performance_x_quality_pct", "availability_pct", "oee_pct"],
+                as_json=False, as_csv=False, title="OEE per station")
         s, r = out["scrap"], out["rework"]
         say(f"scrap: {s['qty_scrapped']} of {s['qty_planned']} planned ({s['scrap_pct']} %), "
             f"{s['units_scrapped']} units; rework: {r['repeated_steps']} repeated steps, "
             f"{r['ncr_rework']} NCR rework dispositions")
         if out["stations"]:
+            note(f"availability: {out['stations'][0]['availability']}")
             note(f"OEE: {out['stations'][0]['oee_note']}")
+            for st in out["stations"]:
+                if st["performance_pct"] is None:
+                    note(f"performance at {st['station']}: {st['performance_basis']}")
     for f in files:
         note(f"wrote {f}")

@@ -35,7 +35,7 @@ class Part:
     kind: PartKind
     unit: str = "ea"
     ref: str | None = None  # catalogue number printed as REF on labels
-    gtin: str | None = None  # GTIN-14, devices only
+    gtin: str | None = None  # GTIN-14: devices; optional on subassemblies (EPCIS)
     serialized: bool = False
     serial_prefix: str = "SN-"
     shelf_life_days: int | None = None
@@ -118,6 +118,8 @@ class Operation:
     conversion_cost: float = 0.0  # per unit; counts as local value when done in MA
     flash: FlashSpec | None = None
     molding: MoldingSpec | None = None
+    # seconds per unit (per shot on a molding op) at the rated pace: OEE performance
+    ideal_cycle_s: float | None = None
 
     def data_spec(self, name: str) -> DataSpec | None:
         return next((d for d in self.data if d.name == name), None)
@@ -158,6 +160,7 @@ def routing_from_dict(d: dict[str, Any]) -> Routing:
                 flash=FlashSpec(o["flash"]["part"], tuple(o["flash"].get("versions", ())))
                 if o.get("flash") else None,
                 molding=MoldingSpec(**o["molding"]) if o.get("molding") else None,
+                ideal_cycle_s=o.get("ideal_cycle_s"),
             )
         )
     return Routing(part=d["part"], operations=tuple(ops), description=d.get("description", ""),

@@ -21,6 +21,7 @@ Format (the contract; comments are welcome anywhere)::
         kind: device                # a device needs gtin and ref (UDI label, REF symbol)
         ref: OXS-100
         gtin: "06111234500014"      # GTIN-14, quote it; mod-10 check digit verified
+                                    # (optional on a subassembly: its EPC in EPCIS)
         serialized: true            # default false
         serial_prefix: SN-          # only with serialized; [0-9A-Z-]{0,14}
         shelf_life_days: 1825       # > 0
@@ -35,6 +36,8 @@ Format (the contract; comments are welcome anywhere)::
           station_type: smt-printer # required; [a-z0-9][a-z0-9-]*
           activity: smt             # default other; see model.Activity
           conversion_cost: 1.20     # per unit, >= 0 (local value when done in MA)
+          ideal_cycle_s: 20         # seconds per unit (per shot when molding) at the rated
+                                    # pace, > 0: OEE performance in `mes report efficiency`
           result_required: true     # default true
           optional: false           # default false
           serialize: false          # serial numbers are assigned here (one op at most)
@@ -694,8 +697,9 @@ def _check_part_kind(ch: _Checker, rec: _Record, kind: str) -> None:
         for key, why in (("gtin", "the UDI on its label"), ("ref", "the REF on its label")):
             if not rec.given(key):
                 ch.report(rec.at(key), rec.sub(key), f"missing: a device needs {key}: for {why}")
-    elif "gtin" in v:
-        ch.report(rec.at("gtin"), rec.sub("gtin"), f"a GTIN is for devices, not a {kind}")
+    elif "gtin" in v and kind != "subassembly":  # a PCBA may carry one (EPCIS, issue 19)
+        ch.report(rec.at("gtin"), rec.sub("gtin"),
+                  f"a GTIN is for devices and subassemblies, not a {kind}")
     if kind in MADE_KINDS:
         for key in ("unit_cost", "origin"):
             if key in v:
@@ -889,6 +893,7 @@ _OPERATION = _Schema("operation", {
                               "(e.g. reflow-oven)"),
     "activity": _one_of(ACTIVITIES),
     "conversion_cost": _number(lo=0),
+    "ideal_cycle_s": _number(hi=86_400, positive=True),
     "result_required": _boolean,
     "optional": _boolean,
     "serialize": _boolean,

@@ -877,7 +877,8 @@ def _exceptions(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
     ex = d.get("exceptions") or []
     if not ex:
         return [*out, k.para("No exceptions recorded: no failure, rework, NCR, hold, "
-                             "concession, reprint, out-of-window shot or refusal.", k.kv_val)]
+                             "concession, reprint, out-of-window shot or refusal.", k.kv_val),
+                *_spc_charts(k, d)]
     out.append(k.para(f"{len(ex)} exceptions: each failure, rework, NCR (including those of "
                       "subassemblies and material lots), hold, concession, reprint, "
                       "out-of-window shot count and refusal on the lot's items.", k.note))
@@ -898,7 +899,17 @@ def _exceptions(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
             ],
         )
     )
-    return out
+    return [*out, *_spc_charts(k, d)]
+
+
+def _spc_charts(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
+    """The control charts of the lot's characteristics, as vector drawings (issue 16)."""
+    charts = d.get("_charts") or []
+    if not charts:
+        return []
+    from mes.render.dhr_charts import flowables
+
+    return flowables(k, charts, "9.1  SPC control charts of this lot")
 
 
 def _ncrs(k: _Kit, d: dict[str, Any]) -> list[Flowable]:

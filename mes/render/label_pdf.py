@@ -8,6 +8,7 @@ ISO 15223-1 symbols are drawn as paths, so they print sharp at any resolution.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mes.domain.gs1 import parse_element_string
@@ -188,8 +189,10 @@ class _Page:
             self.c.doForm(name)
 
 
-def render_label_pdf(labels: list[LabelContent], template: Template) -> bytes:
-    """One page per label, page size exactly the template's stock; checks each label first."""
+def render_label_pdf(labels: list[LabelContent], template: Template,
+                     on_page: Callable[[int], None] | None = None) -> bytes:
+    """One page per label, page size exactly the template's stock; checks each label first.
+    `on_page(n)` after each page drawn (a progress bar)."""
     from reportlab.pdfgen.canvas import Canvas
 
     if not labels:
@@ -205,8 +208,10 @@ def render_label_pdf(labels: list[LabelContent], template: Template) -> bytes:
     canvas.setTitle(f"labels {template.name} v{template.version}")
     canvas.setCreator("mes")
     forms: dict[tuple[Any, ...], str] = {}
-    for label in labels:
+    for n, label in enumerate(labels, 1):
         _Page(canvas, template).draw(label, forms)
         canvas.showPage()
+        if on_page is not None:
+            on_page(n)
     canvas.save()
     return buf.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,12 @@ def _open(pdf: bytes | Path) -> Any:
 
 
 def verify_pdf(pdf: bytes | Path, dpi: int = 300,
-               region_mm: tuple[float, float, float, float] | None = None) -> list[PageCheck]:
+               region_mm: tuple[float, float, float, float] | None = None,
+               on_page: Callable[[int, int], None] | None = None) -> list[PageCheck]:
     """Decode each page like a scanner. `region_mm` (x, y, w, h from the top-left, the
     symbol's box with its quiet zone) rasterises only that part: at the printer's own
     resolution that is what the printer will make of the symbol, at a fraction of the cost
-    of the whole page."""
+    of the whole page. `on_page(done, total)` after each page (a progress bar)."""
     import zxingcpp
 
     doc = _open(pdf)
@@ -63,6 +65,8 @@ def verify_pdf(pdf: bytes | Path, dpi: int = 300,
             )
             if not found:
                 out.append(PageCheck(page=i + 1, found=False))
+                if on_page is not None:
+                    on_page(i + 1, len(doc))
                 continue
             b = found[0]
             try:
@@ -74,6 +78,8 @@ def verify_pdf(pdf: bytes | Path, dpi: int = 300,
                 content_type_gs1=b.content_type == zxingcpp.ContentType.GS1,
                 data=b.text, udi_hri=hri,
             ))
+            if on_page is not None:
+                on_page(i + 1, len(doc))
     finally:
         doc.close()
     return out

@@ -49,7 +49,7 @@ from mes.services.context import Context
 from mes.services.localtime import local_offset, site_zone
 from mes.services.lots import resolve
 from mes.services.routings import get_part
-from mes.services.spc import lot_signals
+from mes.services.spc import lot_charts, lot_signals
 from mes.services.workspace import config, site
 from mes.store import dhr as records
 from mes.store import genealogy
@@ -59,7 +59,7 @@ from mes.store.molding import shots_of
 NOT_CAPTURED = "not captured"
 # When and by what the DHR was generated: never part of a hash.
 ENVELOPE = frozenset({"generated_at", "site_time", "mes_version", "chain_head", "record",
-                      "versions", "seal", "_sections", "_canon"})
+                      "versions", "seal", "_sections", "_canon", "_charts"})
 # What release and shipping change on purpose: outside the reviewed record hash.
 STATE = frozenset({"state", "shipments", "signatures", "containers"})
 FINISHED = ("completed", "released", "shipped")
@@ -780,6 +780,9 @@ def write_dhr(ctx: Context, lot_id: str, out_dir: Path | None = None, *,
     # The seal this record relies on: its chain head, signed outside the database (issue
     # 13 item 2). Not part of the record's hashes: a later run seals a later head.
     d["seal"] = seals.seal(store, ctx.workspace, f"dhr {lot}")
+    # The lot's SPC charts, drawn from its recorded observations (issue 16): pictures of
+    # the record, not part of it (its hashes cover the data they are drawn from).
+    d["_charts"] = lot_charts(ctx, lot, "svg")
     target = out_dir if out_dir is not None else ctx.workspace / "lots" / lot
     released = d["state"]["status"] in ("released", "shipped")
     earlier = records.versions(store, lot)

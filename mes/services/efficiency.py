@@ -2,12 +2,16 @@
 
 First-pass yield per operation over time, scrap, rework, cycle time, a Pareto of defect and
 NCR causes, and OEE per station where the data allows. What the data does not hold is said,
-not guessed: mes records no station states (so no availability) and routings declare no
-ideal cycle time (so no performance); OEE is then not computed, its quality factor is.
+not guessed: mes records no station states, so availability (and so OEE itself) is reported
+as not recorded; performance comes from the ideal cycle time a routing declares per
+operation (`ideal_cycle_s`): ideal cycle × count / run time, over the steps that have a
+start and whose operation declares one (count: 1 per unit step, the shots of a molding
+step, the lot's quantity for another lot step); quality from the results.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import Counter
 from datetime import date, datetime
@@ -20,6 +24,8 @@ from mes.services.quality import _op_names, _seconds
 from mes.store import efficiency as db
 
 PERIODS = ("day", "week", "month")
+AVAILABILITY_NOTE = ("not recorded: mes records no station states (running, down, idle), so "
+                     "availability, and OEE with it, is not computed")
 
 
 def _period(at: str, period: str) -> str:
@@ -140,6 +146,8 @@ def _stations(store: Any, steps: list[dict[str, Any]], start: str | None
     for s in steps:
         per.setdefault(s["station_id"], []).append(s)
     shots = {r["station_id"]: r for r in db.shot_counts(store, start)}
+    ideal = _ideal_cycles(store)
+    shots_of = db.shots_per_step(store, start) if ideal else {}
     out = []
     for station, rows in sorted(per.items()):
         passed = sum(r["status"] == "passed" for r in rows)
@@ -149,12 +157,52 @@ def _stations(store: Any, steps: list[dict[str, Any]], start: str | None
         if press and press["shots"]:
             quality = (press["good"] or 0) / press["shots"]
             basis = "good shots / shots"
+        perf = _performance(rows, ideal, shots_of)
         out.append({"station": station, "steps": len(rows), "quality_pct":
                     round(100.0 * quality, 2), "quality_basis": basis,
-                    "availability_pct": None, "performance_pct": None, "oee_pct": None,
-                    "oee_note": "no station state records (availability) and no ideal cycle "
-                                "time in the routings (performance)"})
+                    **perf, "availability_pct": None, "availability": AVAILABILITY_NOTE,
+                    "performance_x_quality_pct": round(perf["performance_pct"] * quality, 2)
+                    if perf["performance_pct"] is not None else None,
+                    "oee_pct": None,
+                    "oee_note": "OEE = availability × performance × quality: availability "
+                                "is not recorded, so OEE is not computed (it is at most "
+                                "performance × quality)"})
     return out
+
+
+def _ideal_cycles(store: Any) -> dict[tuple[str, int, int], float]:
+    """(part, routing version, op) -> the ideal cycle its routing declares, seconds."""
+    out: dict[tuple[str, int, int], float] = {}
+    for r in db.routing_docs(store):
+        for o in json.loads(r["doc"]).get("operations", []):
+            if o.get("ideal_cycle_s"):
+                out[(r["part"], int(r["version"]), int(o["op"]))] = float(o["ideal_cycle_s"])
+    return out
+
+
+def _performance(rows: list[dict[str, Any]], ideal: dict[tuple[str, int, int], float],
+                 shots_of: dict[int, int]) -> dict[str, Any]:
+    """Ideal time for what was made over the time it took, on the steps that allow it."""
+    ideal_s = run_s = 0.0
+    counted = 0
+    for r in rows:
+        cycle = ideal.get((r["part"], int(r["routing_version"]), int(r["op"])))
+        run = _seconds(r["started_at"], r["completed_at"])
+        if cycle is None or not run or run <= 0:
+            continue  # no ideal declared, or a step recorded without a start
+        count = 1 if r["serial"] else shots_of.get(int(r["id"])) or int(r["qty"])
+        ideal_s += cycle * count
+        run_s += run
+        counted += 1
+    if not counted:
+        why = ("no ideal_cycle_s declared for the operations done here" if not any(
+            (r["part"], int(r["routing_version"]), int(r["op"])) in ideal for r in rows)
+            else "no step with an ideal cycle time was started before it was completed")
+        return {"performance_pct": None, "performance_basis": why}
+    return {"performance_pct": round(100.0 * ideal_s / run_s, 2),
+            "performance_basis": f"ideal cycle × count / run time over {counted} of "
+                                 f"{len(rows)} steps",
+            "ideal_s": round(ideal_s, 3), "run_s": round(run_s, 3)}
 
 
 def _lead_time(lots: list[dict[str, Any]]) -> dict[str, Any]:

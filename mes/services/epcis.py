@@ -5,9 +5,13 @@
 - packing / unpacking: AggregationEvents (ADD / DELETE), parentID = the SSCC;
 - shipping: ObjectEvent (OBSERVE, in_transit) with the delivery note, source = the site,
   destination = the consignee's GLN when known.
+- assembling: a TransformationEvent per device built from serialized subassemblies that
+  carry a GTIN in the catalog (optional on a subassembly): inputEPCList = the PCBA's SGTIN,
+  outputEPCList = the device's SGTIN, at the time the board went in. A subassembly without
+  a GTIN has no EPC, serial or class level (an LGTIN needs a GTIN too): its transformation
+  is left out and the export says so (`skipped`), rather than inventing an identifier.
 Identifiers are GS1 Digital Link URIs; locations the site's SGLN; eventID the CBV 2.0 event
-hash. No TransformationEvent PCBA -> device: the PCBA has no GTIN, so no EPC to name it.
-The document's sha256 is anchored in the audit chain.
+hash. The document's sha256 is anchored in the audit chain.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +45,12 @@ def _event(kind: str, at: str, **fields: Any) -> dict[str, Any]:
 
 
 def build(ctx: Context, lot: str | None = None, since: str | None = None) -> dict[str, Any]:
+    return _build(ctx, lot, since)[0]
+
+
+def _build(ctx: Context, lot: str | None, since: str | None
+           ) -> tuple[dict[str, Any], list[str]]:
+    """The document, and what it leaves out and why."""
     from mes.services.workspace import config
 
     store = ctx.store
@@ -52,10 +63,13 @@ def build(ctx: Context, lot: str | None = None, since: str | None = None) -> dic
     site = {"id": gs1.dl_sgln(gln)}
     gtins: dict[str, str] = {}
 
-    def sgtin(part: str, serial: str) -> str:
+    def gtin_of(part: str) -> str:
         if part not in gtins:
             gtins[part] = get_part(store, part).gtin or ""
-        return gs1.dl_sgtin(gtins[part], serial)
+        return gtins[part]
+
+    def sgtin(part: str, serial: str) -> str:
+        return gs1.dl_sgtin(gtin_of(part), serial)
 
     events: list[dict[str, Any]] = []
     unit_uri: dict[str, str] = {}
@@ -76,6 +90,8 @@ def build(ctx: Context, lot: str | None = None, since: str | None = None) -> dic
                              epcList=[unit_uri[r["serial"]] for r in rows], action="ADD",
                              bizStep="commissioning", disposition="active", readPoint=site,
                              bizLocation=site, ilmd=ilmd))
+    skipped: list[str] = []
+    events += _transformations(store, unit_uri, gtin_of, site, skipped)
     packs: dict[tuple[str, str, str], list[str]] = {}
     for p in q.packings(store):
         child = unit_uri.get(p["item_id"]) if p["item_kind"] == "unit" else \
@@ -114,13 +130,33 @@ def build(ctx: Context, lot: str | None = None, since: str | None = None) -> dic
     events.sort(key=lambda e: (e["eventTime"], e["eventID"]))
     return {"@context": [CONTEXT, {"mes": NAMESPACES["mes"]}], "type": "EPCISDocument",
             "schemaVersion": "2.0", "creationDate": clock.now_iso(),
-            "epcisBody": {"eventList": events}}
+            "epcisBody": {"eventList": events}}, skipped
+
+
+def _transformations(store: Any, unit_uri: dict[str, str], gtin_of: Callable[[str], str],
+                     site: dict[str, str], skipped: list[str]) -> list[dict[str, Any]]:
+    """PCBA -> device: one TransformationEvent per assembly step of an exported unit."""
+    steps: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+    without: dict[str, int] = {}
+    for e in q.subassemblies(store, list(unit_uri)):
+        if not gtin_of(e["part"]):
+            without[e["part"]] = without.get(e["part"], 0) + 1
+            continue
+        steps.setdefault((e["parent"], e["step_id"]), []).append(e)
+    for part, n in sorted(without.items()):
+        skipped.append(f"no TransformationEvent for {n} {part} built into devices: {part} "
+                       "has no gtin in the catalog (an EPC, serial or class level, needs one)")
+    return [_event("TransformationEvent", min(e["at"] for e in rows),
+                   inputEPCList=[gs1.dl_sgtin(gtin_of(e["part"]), e["child"]) for e in rows],
+                   outputEPCList=[unit_uri[parent]], bizStep="assembling",
+                   disposition="active", readPoint=site, bizLocation=site)
+            for (parent, _step), rows in steps.items()]
 
 
 def export(ctx: Context, lot: str | None, since: str | None, out: Path | None
            ) -> dict[str, Any]:
     actor = require(ctx, "epcis.export")
-    doc = build(ctx, lot, since)
+    doc, skipped = _build(ctx, lot, since)
     text = json.dumps(doc, indent=1, ensure_ascii=False)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     n = len(doc["epcisBody"]["eventList"])
@@ -143,4 +179,5 @@ def export(ctx: Context, lot: str | None, since: str | None, out: Path | None
         if tmp is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-    return {"text": text, "sha256": digest, "events": n, "out": str(out) if out else None}
+    return {"text": text, "sha256": digest, "events": n, "out": str(out) if out else None,
+            "skipped": skipped}

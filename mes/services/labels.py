@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -184,7 +185,12 @@ def _rel(ctx: Context, path: Path) -> str:
 
 # -- print ---------------------------------------------------------------------------------------
 
-def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
+# on_progress(stage, done, total): stages "draw", "verify" and "record", per label.
+Progress = Callable[[str, int, int | None], None]
+
+
+def print_labels(ctx: Context, req: PrintRequest, on_progress: Progress | None = None
+                 ) -> dict[str, Any]:
     actor = require(ctx, "label.print")
     if req.fmt not in FORMATS:
         raise InvalidInput(f"--format must be pdf or zpl, not {req.fmt!r}", field="format")
@@ -258,7 +264,9 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
     if req.fmt == "pdf":
         from mes.render.label_pdf import render_label_pdf
 
-        data = render_label_pdf(contents, template)
+        total = len(contents)
+        data = render_label_pdf(contents, template, on_page=(
+            lambda n: on_progress("draw", n, total)) if on_progress else None)
     else:
         from mes.render.label_zpl import render_label_zpl
 
@@ -281,7 +289,8 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
             os.fsync(fh.fileno())
         verified: bool | None = None
         if req.fmt == "pdf" and req.verify:
-            _verify_written(tmp, contents, template)
+            _verify_written(tmp, contents, template, on_page=(
+                lambda n, total: on_progress("verify", n, total)) if on_progress else None)
             verified = True
         printed_at = clock.now_iso()
         rel = _rel(ctx, final)
@@ -292,7 +301,9 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
             # labels were drawn and verified stops them before they reach the hot folder.
             _check_ready(tx, tx.get("lots", lot["id"]) or lot,
                          [tx.get("units", u["serial"]) or u for u in units])
-            for c, item in zip(contents, items, strict=True):
+            for done, (c, item) in enumerate(zip(contents, items, strict=True), 1):
+                if on_progress is not None and (done % 50 == 0 or done == len(items)):
+                    on_progress("record", done, len(items))
                 n = previous[item] + 1 if req.reprint else 0
                 digest = content_sha256(c)
                 label_id = tx.insert("labels", {
@@ -349,16 +360,18 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
 
 
 def _verify_written(path: Path, contents: list[LabelContent],
-                    template: Template | None = None) -> None:
+                    template: Template | None = None,
+                    on_page: Callable[[int, int], None] | None = None) -> None:
     from mes.render.label_verify import verify_pdf
 
     box = next((b for b in template.boxes if b.field == "datamatrix"), None) \
         if template is not None else None
     if template is not None and box is not None:  # the symbol only, at the printer's dpi
         pages = verify_pdf(path, dpi=template.dpi,
-                           region_mm=(box.x - 1, box.y - 1, box.w + 2, box.h + 2))
+                           region_mm=(box.x - 1, box.y - 1, box.w + 2, box.h + 2),
+                           on_page=on_page)
     else:
-        pages = verify_pdf(path)
+        pages = verify_pdf(path, on_page=on_page)
     if len(pages) != len(contents):
         raise IntegrityFailure(f"the label file has {len(pages)} pages for {len(contents)} "
                                "labels: not handed over")

@@ -604,11 +604,11 @@ def lot_signals(store: Store, lot_id: str) -> list[dict[str, Any]]:
 
 
 def lot_charts(ctx: Context, lot_id: str, fmt: str = "pdf") -> list[dict[str, Any]]:
-    """One vector chart per characteristic with data in the lot: PDF (or SVG) bytes each.
+    """One vector chart per characteristic with data in the lot: PDF (or SVG) bytes each,
+    with what a caption says (subgroups, signals, the approved limits).
 
-    The chart shows the lot's subgroups against the approved limits; embed the PDF page as
-    a vector drawing (e.g. pypdf/pdfrw page → reportlab form XObject) or the SVG
-    (svglib) in the DHR.
+    The chart shows the lot's subgroups against the approved limits; the DHR embeds the
+    SVG as a vector drawing (mes.render.dhr_charts).
     """
     from mes.render.spc_chart import render_control_chart
 
@@ -620,7 +620,12 @@ def lot_charts(ctx: Context, lot_id: str, fmt: str = "pdf") -> list[dict[str, An
             continue  # the routing that declared it is no longer approved
         if not data["points"]:
             continue
+        lim = data["limits"]
         out.append({"characteristic": char_id, "title": _title(data), "format": fmt,
+                    "points": len(data["points"]),
+                    "signals": sum(len(p["signals"]) for p in data["points"]),
+                    "limits": {k: lim[k] for k in ("version", "center", "ucl", "lcl")}
+                    if lim else None,
                     "data": render_control_chart(data, fmt)})
     return out
 

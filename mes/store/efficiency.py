@@ -15,10 +15,23 @@ def _since(sql: str, column: str, since: str | None) -> tuple[str, list[Any]]:
 
 
 def steps(store: Store, since: str | None) -> list[Row]:
-    sql, params = _since("SELECT l.part, s.op, s.attempt, s.status, s.station_id, s.started_at, "
-                         "s.completed_at FROM steps s JOIN lots l ON l.id = s.lot_id WHERE "
+    sql, params = _since("SELECT s.id, l.part, l.routing_version, l.qty, s.serial, s.op, "
+                         "s.attempt, s.status, s.station_id, s.started_at, s.completed_at "
+                         "FROM steps s JOIN lots l ON l.id = s.lot_id WHERE "
                          "s.status IN ('passed', 'failed')", "s.completed_at", since)
     return store.all(sql, params)
+
+
+def routing_docs(store: Store) -> list[Row]:
+    """Every routing version's document (its operations' ideal cycle times)."""
+    return store.all("SELECT part, version, doc FROM routings ORDER BY part, version")
+
+
+def shots_per_step(store: Store, since: str | None) -> dict[int, int]:
+    """Shots recorded by each molding step (the count an ideal shot cycle applies to)."""
+    sql, params = _since("SELECT sh.step_id, count(*) FROM shots sh JOIN steps s ON "
+                         "s.id = sh.step_id", "s.completed_at", since)
+    return {int(k): int(n) for k, n in store.tuples(sql + " GROUP BY sh.step_id", params)}
 
 
 def lots(store: Store, since: str | None) -> list[Row]:

@@ -1,8 +1,9 @@
-"""What the EPCIS export reads (issue 19): labelled units, packings, shipments."""
+"""What the EPCIS export reads (issue 19): labelled units, the subassemblies built into
+them, packings, shipments."""
 
 from __future__ import annotations
 
-from mes.store.base import Row, Store
+from mes.store.base import Row, Store, in_chunks
 
 
 def unit_labels(store: Store, lot_id: str | None) -> list[Row]:
@@ -36,4 +37,15 @@ def shipped_containers(store: Store) -> dict[int, list[str]]:
     for sid, sscc in store.tuples("SELECT shipment_id, sscc FROM shipment_containers "
                                   "ORDER BY sscc"):
         out.setdefault(int(sid), []).append(sscc)
+    return out
+
+
+def subassemblies(store: Store, parents: list[str]) -> list[Row]:
+    """Serialized units consumed into these units (a PCBA into a device), with their part
+    and when and at which step they went in."""
+    out: list[Row] = []
+    for chunk, marks in in_chunks(parents):
+        out += store.all("SELECT e.parent, e.child, e.step_id, e.at, l.part FROM edges e "
+                         "JOIN units u ON u.serial = e.child JOIN lots l ON l.id = u.lot_id "
+                         f"WHERE e.parent IN ({marks}) ORDER BY e.id", chunk)
     return out

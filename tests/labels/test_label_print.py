@@ -455,3 +455,45 @@ def test_hold_committed_while_labels_are_drawn_stops_them(
     assert r.code == 4 and "on hold (complaint C-12)" in r.err, r
     assert labels_rows(shop) == []
     assert not [p for p in (shop.path / "labels").rglob("*") if p.is_file()]
+
+
+def test_progress_bar_on_a_terminal_only(shop: Workspace) -> None:
+    """`mes label print` draws a progress bar on a terminal (here a pseudo-terminal as its
+    stderr), per stage; piped, as in scripts and the other tests, nothing but the result."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import threading
+
+    from tests.conftest import PASSWORDS
+
+    lot, serials = build_device(shop, board_cost=20, n=3)
+    master, slave = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the terminal's other side closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    mes = Path(sys.executable).parent / "mes"
+    proc = subprocess.run([str(mes), "--user", "fatima", "--password-stdin", "label", "print",
+                           lot], input=PASSWORDS["fatima"] + "\n", stdout=subprocess.PIPE,
+                          stderr=slave, text=True, cwd=shop.path, timeout=120, check=False)
+    os.close(slave)
+    reader.join(timeout=10)
+    os.close(master)
+    drawn = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0, drawn
+    assert "OK 3 label(s)" in proc.stdout
+    assert "labels: draw" in drawn and "labels: verify" in drawn, drawn
+    piped = shop.ok("label", "print", lot, "--reprint", "--reason", "smudged", user="fatima")
+    assert "labels:" not in piped.err and len(labels_rows(shop)) == 2 * len(serials)

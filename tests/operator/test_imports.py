@@ -17,7 +17,7 @@ from tests.conftest import PASSWORDS, Workspace
 from tests.process.helpers import PCBA, lot_at, sql
 
 HEAVY = ("reportlab", "yaml", "rich", "pypdf", "zxingcpp", "pypdfium2", "biip", "psycopg",
-         "sqlite_utils", "PIL", "pystrich", "arabic_reshaper", "bidi")
+         "sqlite_utils", "PIL", "pystrich", "arabic_reshaper", "bidi", "matplotlib", "svglib")
 # Our own label/PDF/import code has no business on the operator path either.
 OURS = ("mes.render", "mes.services.labels", "mes.services.dhr", "mes.ingest")
 

@@ -68,6 +68,8 @@ def test_export_after_pack_and_ship(packable, tmp_path) -> None:
     kinds = [(e["type"], e.get("bizStep")) for e in events]
     assert kinds == [("ObjectEvent", "commissioning"), ("AggregationEvent", "packing"),
                      ("ObjectEvent", "shipping")]
+    # the PCBA has no GTIN in this catalog: no EPC to transform from, and the export says so
+    assert "no TransformationEvent for 3 PCBA-OXI-100" in r.err and "no gtin" in r.err
     commission, packing, shipping = events
     assert sorted(commission["epcList"]) == sorted(
         f"https://id.gs1.org/01/06111234500014/21/{s}" for s in sc.devices)
@@ -100,3 +102,54 @@ def test_export_needs_site_gln_and_authority(built) -> None:
     assert r.code == 6, r
     r = ws.mes("epcis", "export", user="youssef")
     assert r.code == 4 and "gs1.site_gln" in r.err, r
+
+
+PCBA_GTIN = "06111234500106"
+
+
+def test_transformation_pcba_to_device_when_the_pcba_has_a_gtin(packable, tmp_path) -> None:
+    from tests.packing.conftest import CATALOG
+
+    ws, sc = packable
+    text = CATALOG.read_text(encoding="utf-8")
+    anchor = "    kind: subassembly\n    serialized: true\n    serial_prefix: PB-\n"
+    assert text.count(anchor) == 1
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(text.replace(anchor, anchor + f'    gtin: "{PCBA_GTIN}"\n'),
+                       encoding="utf-8")
+    ws.ok("routing", "load", catalog, user="tarik")
+    out = tmp_path / "events.jsonld"
+    r = ws.ok("epcis", "export", "--lot", sc.dev_lot, "--out", out, user="youssef")
+    assert "no TransformationEvent" not in r.err
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    validate(doc)
+    events = [e for e in doc["epcisBody"]["eventList"] if e["type"] == "TransformationEvent"]
+    built_from = dict(sql(ws, "SELECT e.parent, e.child FROM edges e JOIN units u ON "
+                              "u.serial = e.child WHERE e.parent IN (?, ?, ?)",
+                          tuple(sc.devices)))
+    assert sorted(built_from) == sorted(sc.devices)
+    assert len(events) == len(sc.devices)
+    for e in events:
+        (device,) = e["outputEPCList"]
+        serial = device.rsplit("/", 1)[1]
+        assert device == f"https://id.gs1.org/01/06111234500014/21/{serial}"
+        assert e["inputEPCList"] == [f"https://id.gs1.org/01/{PCBA_GTIN}/21/"
+                                     f"{built_from[serial]}"]
+        assert e["bizStep"] == "assembling" and "action" not in e
+        assert e["eventID"] == event_id(e)
+    # an event is identified by what it says: the same records export the same IDs
+    again = json.loads(ws.ok("epcis", "export", "--lot", sc.dev_lot, user="youssef").out)
+    assert [e["eventID"] for e in again["epcisBody"]["eventList"]] == [
+        e["eventID"] for e in doc["epcisBody"]["eventList"]]
+
+
+def test_gtin_is_refused_on_a_component(workspace, tmp_path) -> None:
+    from tests.packing.conftest import CATALOG
+
+    text = CATALOG.read_text(encoding="utf-8")
+    anchor = "  - number: CAP-100N-0402\n"
+    bad = tmp_path / "catalog.yaml"
+    bad.write_text(text.replace(anchor, anchor + f'    gtin: "{PCBA_GTIN}"\n'),
+                   encoding="utf-8")
+    r = workspace.mes("routing", "validate", bad)
+    assert r.code == 5 and "a GTIN is for devices and subassemblies, not a component" in r.err

@@ -92,6 +92,51 @@ def test_dhr_lists_the_signals_and_the_charts_are_vector(charted: tuple[Workspac
         ctx.close()
     assert [c["characteristic"] for c in charts] == ["REFLOW-PEAK"]
     assert charts[0]["data"].startswith(b"%PDF") and charts[0]["format"] == "pdf"
+    assert charts[0]["points"] == 3 and charts[0]["signals"] == 2
+    assert charts[0]["limits"]["version"] == 1
+
+
+def test_dhr_pdf_embeds_the_chart_as_vector_paths(charted: tuple[Workspace, str]) -> None:
+    import re
+
+    from pypdf import PdfReader
+
+    ws, lot = charted
+    ws.ok("dhr", lot)
+    pdf = PdfReader(ws.path / "lots" / lot / "dhr.pdf")
+    texts = [p.extract_text() for p in pdf.pages]
+    at = next(i for i, t in enumerate(texts) if "SPC control charts of this lot" in t)
+    page = pdf.pages[at]
+    # the caption states what the picture is judged against; the signals stay exceptions
+    assert "REFLOW-PEAK" in texts[at] and "UCL" in texts[at] and "2 out-of-control" in texts[at]
+    assert "REFLOW-PEAK WE1" in "".join(texts)
+    # no bitmap anywhere in the record: the chart is drawn, not pasted
+    for p in pdf.pages:
+        xobjects = (p.get("/Resources") or {}).get("/XObject") or {}
+        assert not [n for n, x in xobjects.items() if x.get_object().get("/Subtype") == "/Image"]
+    content = page.get_contents().get_data()
+    plain = PdfReader(ws.path / "lots" / lot / "dhr.pdf").pages[0].get_contents().get_data()
+    def path_ops(stream: bytes) -> int:  # moveto, lineto, curveto, rectangle
+        return len(re.findall(rb"\d (?:m|l|c|re)\s", stream))
+
+    assert path_ops(content) > 1000 > path_ops(plain)  # lines, curves, glyphs as paths
+
+
+def test_dhr_pdf_with_charts_is_reproducible(charted: tuple[Workspace, str]) -> None:
+    from mes.render.dhr_pdf import render_dhr_pdf
+    from mes.services.context import Context
+    from mes.services.dhr import build_dhr
+    from mes.services.spc import lot_charts
+
+    ws, lot = charted
+    ctx = Context(workspace=ws.path, db=str(ws.db))
+    try:
+        d = build_dhr(ctx, lot)
+        first = render_dhr_pdf({**d, "_charts": lot_charts(ctx, lot, "svg")})
+        again = render_dhr_pdf({**d, "_charts": lot_charts(ctx, lot, "svg")})
+    finally:
+        ctx.close()
+    assert first == again and len(first) > len(render_dhr_pdf(d))
 
 
 def test_efficiency_report(charted: tuple[Workspace, str]) -> None:
@@ -110,3 +155,67 @@ def test_efficiency_report(charted: tuple[Workspace, str]) -> None:
     assert ws.mes("report", "efficiency", "--period", "hour").code == 5
     table = ws.ok("report", "efficiency").out
     assert "Pareto" in table and "REFLOW-1" in table
+
+
+def _routing_with_ideal(ws: Workspace, text: str) -> None:
+    """PCBA-OXI-100 again with `text` after reflow's conversion cost, loaded and approved."""
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "routings" / "pcba-oxi-100.yaml"
+    yaml_text = src.read_text(encoding="utf-8")
+    anchor = "      conversion_cost: 2.50\n"
+    assert yaml_text.count(anchor) == 1
+    path = ws.path / "pcba-ideal.yaml"
+    path.write_text(yaml_text.replace(anchor, anchor + text), encoding="utf-8")
+    out = ws.ok("routing", "load", path, user="tarik").out
+    assert "v2: draft" in out, out
+    ws.ok("routing", "approve", PCBA, "--version", 2, user="youssef")
+
+
+def test_efficiency_performance_from_ideal_cycle(plant: Workspace) -> None:
+    from tests.conftest import sql
+
+    ws = plant
+    _routing_with_ideal(ws, "      ideal_cycle_s: 20\n")
+    lot, serials = lot_at(ws, PCBA, 40, 2)
+    for s in serials:
+        ws.ok("step", "start", s, "--op", 40, "--station", "REFLOW-1", user="fatima")
+        ws.ok("step", "complete", s, "--op", 40, "--station", "REFLOW-1", "--result", "pass",
+              "--data", "peak_temp_c=242", "--data", "tal_s=60", "--data",
+              "conveyor_speed_cm_min=80", user="fatima")
+    d = json.loads(ws.ok("report", "efficiency", "--json").out)
+    reflow = next(s for s in d["stations"] if s["station"] == "REFLOW-1")
+    # the expected figure from the recorded start and completion times
+    from datetime import datetime
+
+    run = sum((datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()
+              for a, b in sql(ws, "SELECT started_at, completed_at FROM steps WHERE op = 40 "
+                                  "AND lot_id = ?", (lot,)))
+    assert run > 0
+    assert reflow["performance_pct"] == round(100.0 * 20 * 2 / run, 2)
+    assert reflow["performance_basis"].endswith("over 2 of 2 steps")
+    assert reflow["performance_x_quality_pct"] == round(reflow["performance_pct"], 2)
+    assert reflow["availability_pct"] is None and "not recorded" in reflow["availability"]
+    assert reflow["oee_pct"] is None
+    # a station whose operations declare no ideal cycle says so
+    printer = next(s for s in d["stations"] if s["station"] == "PRN-1")
+    assert printer["performance_pct"] is None
+    assert "no ideal_cycle_s" in printer["performance_basis"]
+    human = ws.ok("report", "efficiency")
+    assert "availability: not recorded" in human.err + human.out
+    assert "performance at PRN-1: no ideal_cycle_s" in human.err + human.out
+
+
+def test_ideal_cycle_must_be_a_positive_number(plant: Workspace) -> None:
+    from pathlib import Path
+
+    ws = plant
+    src = Path(__file__).resolve().parents[2] / "routings" / "pcba-oxi-100.yaml"
+    anchor = "      conversion_cost: 2.50\n"
+    for bad, says in (("0", "must be greater than 0"), ('"fast"', "ideal_cycle_s")):
+        path = ws.path / "bad.yaml"
+        path.write_text(src.read_text(encoding="utf-8").replace(
+            anchor, f"{anchor}      ideal_cycle_s: {bad}\n"), encoding="utf-8")
+        r = ws.mes("routing", "validate", path)
+        assert r.code == 5 and "ideal_cycle_s" in r.err and says in r.err, r
+        assert ws.mes("routing", "load", path, user="tarik").code == 5
