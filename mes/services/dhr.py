@@ -907,7 +907,7 @@ def _review_record(lot_id: str, sha: str) -> dict[str, str]:
 
 def review(ctx: Context, lot_id: str) -> dict[str, Any]:
     """Quality reviews the DHR as generated from the records and signs its hash."""
-    signer = prepare_signature(ctx, "dhr.review", "reviewed")
+    signer = prepare_signature(ctx, "dhr.review", "reviewed", lot_id)
     res = write_dhr(ctx, lot_id)
     d = res["dhr"]
     lot, state = d["lot"]["id"], d["state"]
