@@ -107,7 +107,7 @@ def list_(tctx: typer.Context,
     from mes.services.auth import list_users
 
     listing(list_users(context(tctx)),
-            ["username", "full_name", "role", "sites", "active", "locked", "qualifications"],
+            ["username", "full_name", "role", "active", "locked", "qualifications", "sites"],
             as_json=json_, as_csv=csv_)
 
 
