@@ -55,6 +55,7 @@ from mes.store import dhr as records
 from mes.store import genealogy
 from mes.store.base import Row, Store
 from mes.store.molding import shots_of
+from mes.store.sites import station_sites
 
 NOT_CAPTURED = "not captured"
 # When and by what the DHR was generated: never part of a hash.
@@ -116,9 +117,21 @@ def _sources(ctx: Context, lot_id: str) -> Sources:
 # -- sections ------------------------------------------------------------------------------
 
 def _site(src: Sources) -> dict[str, Any]:
+    """The lot's site, and (issue 20) every site where its steps were done."""
     s = site(src.ctx, src.lot["site_id"])
+    at = station_sites(src.store)
+    count: dict[str, int] = {}
+    for st in src.steps:
+        where = st.get("site_id") or at.get(st["station_id"]) or s["id"]
+        count[where] = count.get(where, 0) + 1
+    done = []
+    for sid in sorted(count):
+        row = site(src.ctx, sid)
+        done.append({"id": sid, "name": row["name"], "country": row["country"],
+                     "company": row["manufacturer"], "steps": count[sid]})
     return {**{k: s[k] for k in ("id", "name", "country", "manufacturer", "address")},
-            "timezone": site_zone(src.store)}
+            "gln": s.get("gln"), "timezone": site_zone(src.store, s["id"]),
+            "steps_at": done}
 
 
 def _lot(src: Sources) -> dict[str, Any]:
@@ -588,8 +601,10 @@ def _units(src: Sources) -> list[dict[str, Any]]:
 
 
 def _steps(src: Sources) -> list[dict[str, Any]]:
+    at = station_sites(src.store)
     return [{"serial": s["serial"], "op": s["op"], "op_name": src.op_name(s["op"]),
-             "station": s["station_id"], "user": s["username"],
+             "station": s["station_id"], "site": s.get("site_id") or at.get(s["station_id"]),
+             "user": s["username"],
              "user_name": src.users.get(s["username"]), "started_at": s["started_at"],
              "completed_at": s["completed_at"], "status": s["status"], "result": s["result"],
              "attempt": s["attempt"], "data": json.loads(s["data"]) if s["data"] else {},

@@ -612,11 +612,20 @@ def ship(ctx: Context, lot_id: str, consignee: str, ref: str, units: list[str] |
 
 # -- yield report --------------------------------------------------------------------------
 
-def yield_report(ctx: Context, part: str | None = None, since: str | None = None
-                 ) -> list[dict[str, Any]]:
-    """Per part and op: first-pass yield, attempts, scrap, cycle times, lots in progress."""
+def yield_report(ctx: Context, part: str | None = None, since: str | None = None,
+                 site: str | None = None) -> list[dict[str, Any]]:
+    """Per part and op: first-pass yield, attempts, scrap, cycle times, lots in progress;
+    with `site` (issue 20): the steps done and the lots made at that site."""
+    from mes.store.sites import step_site_expr
+
     store = ctx.store
     where, params = ["s.status IN ('passed', 'failed')"], []
+    if site:
+        from mes.services.workspace import site as known_site
+
+        site = known_site(ctx, site)["id"]
+        where.append(f"{step_site_expr('s')} = ?")
+        params.append(site)
     if part:
         where.append("l.part = ?")
         params.append(part)
@@ -627,6 +636,9 @@ def yield_report(ctx: Context, part: str | None = None, since: str | None = None
                       "FROM steps s JOIN lots l ON l.id = s.lot_id WHERE "
                       + " AND ".join(where), params)
     lot_where, lot_params = [], []
+    if site:
+        lot_where.append("site_id = ?")
+        lot_params.append(site)
     if part:
         lot_where.append("part = ?")
         lot_params.append(part)

@@ -6,7 +6,7 @@ sites were recorded have NULL there and take their station's site, else the home
 
 from __future__ import annotations
 
-from mes.store.base import Row, Store
+from mes.store.base import Row, Store, in_chunks
 
 
 def home_site_id(store: Store) -> str | None:
@@ -52,3 +52,16 @@ def acting_site(store: Store, station_id: str | None, item_id: str | None) -> st
     """Where something is done (a label printed, a signature given): the station's site,
     else the lot's, else the home site."""
     return station_site(store, station_id) or item_site(store, item_id) or home_site_id(store)
+
+
+def station_sites(store: Store) -> dict[str, str]:
+    """Every station's site (a small table: read whole)."""
+    return {r["id"]: r["site_id"] for r in store.all("SELECT id, site_id FROM stations")}
+
+
+def lot_sites(store: Store, lot_ids: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for chunk, marks in in_chunks(lot_ids):
+        out.update({r["id"]: r["site_id"] for r in store.all(
+            f"SELECT id, site_id FROM lots WHERE id IN ({marks})", chunk)})
+    return out
