@@ -134,7 +134,8 @@ def _mfg_date(store: Store, lot: dict[str, Any], serial: str | None) -> date:
         first = store.scalar("SELECT min(started_at) FROM steps WHERE lot_id = ?", (lot["id"],))
     from mes.services.localtime import local_date
 
-    return local_date(store, first or lot["created_at"])  # the day at the plant, not UTC
+    # the day at the lot's site (issue 20: each site its zone), not UTC
+    return local_date(store, first or lot["created_at"], lot.get("site_id"))
 
 
 def firmware_version(store: Store, serial: str) -> str | None:
