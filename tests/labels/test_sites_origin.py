@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import Workspace, sql
 from tests.labels.test_label_print import labels_rows, receive
 from tests.labels.test_label_print import shop as shop  # the fixture
@@ -190,4 +192,23 @@ def test_roles_limited_to_sites(shop: Workspace) -> None:
     assert shop.mes("user", "set", "fatima", "--sites", "all", user="amina").code == 4
     assert shop.mes("user", "set", "fatima", "--sites", "NOPE", user="amina").code == 3
     assert shop.mes("user", "set", "fatima", "--sites", "MA-2", user="youssef").code == 6
+    shop.ok("audit", "verify", "--reconcile", user="youssef")
+
+
+@pytest.mark.parametrize("workspace", ["postgres"], indirect=True)
+def test_two_sites_on_the_plant_server(shop: Workspace) -> None:
+    """The same decisions with both sites in one PostgreSQL database."""
+    two_sites(shop)
+    local = device_assembled_at(shop, "ASM-2")
+    abroad = device_assembled_at(shop, "ASM-GB")
+    assert json.loads(shop.ok("origin", local, "--json", user="youssef").out)["positive"]
+    assert not json.loads(shop.ok("origin", abroad, "--json", user="youssef").out)["positive"]
+    back = json.loads(shop.ok("trace", "back", abroad, "--site", "GB-1", "--json").out)
+    assert {e["station"] for e in back["edges"]} == {"ASM-GB"}
+    eff = json.loads(shop.ok("report", "efficiency", "--site", "MA-2", "--json").out)
+    assert [s["station"] for s in eff["stations"]] == ["ASM-2"]
+    shop.ok("user", "set", "youssef", "--sites", "MA-2", user="amina")
+    r = shop.mes("lot", "hold", abroad, "--reason", "check", user="youssef")
+    assert r.code == 6 and "site MA-2 only" in r.err, r
+    shop.ok("user", "set", "youssef", "--sites", "all", user="amina")
     shop.ok("audit", "verify", "--reconcile", user="youssef")
