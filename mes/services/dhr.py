@@ -683,7 +683,7 @@ def build_dhr(ctx: Context, lot_id: str) -> dict[str, Any]:
     now = clock.now()
     d: dict[str, Any] = {
         "generated_at": now.isoformat(timespec="microseconds"),
-        "site_time": _site_time(src.store, now),
+        "site_time": _site_time(src.store, now, src.lot["site_id"]),
         "mes_version": mes.__version__,
         "chain_head": head(ctx),
     }
@@ -697,11 +697,11 @@ def build_dhr(ctx: Context, lot_id: str) -> dict[str, Any]:
     return d
 
 
-def _site_time(store: Store, now: Any) -> str:
-    """The generation time as the plant's clocks show it (the site's time zone)."""
+def _site_time(store: Store, now: Any, site_id: str | None = None) -> str:
+    """The generation time as the clocks of the lot's site show it (its time zone)."""
     from datetime import datetime, timedelta, timezone
 
-    off = local_offset(store)
+    off = local_offset(store, site_id)
     sign_ = 1 if off[0] == "+" else -1
     tz = timezone(sign_ * timedelta(hours=int(off[1:3]), minutes=int(off[4:6])))
     local: datetime = now.astimezone(tz)

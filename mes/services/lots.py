@@ -8,7 +8,7 @@ from typing import Any
 from mes import clock
 from mes.domain.ids import lot_number, serial_number
 from mes.errors import InvalidInput, NotFound, Refused
-from mes.services.auth import prepare_signature, require, sign, signatures_for
+from mes.services.auth import check_site, prepare_signature, require, sign, signatures_for
 from mes.services.context import Context
 from mes.services.routings import approved_routing, get_part
 from mes.services.workspace import site
@@ -22,6 +22,11 @@ LOT_STATUSES = ("in_process", "completed", "released", "shipped", "scrapped", "c
 def create_lot(ctx: Context, part_number: str, qty: int, site_id: str | None = None
                ) -> dict[str, Any]:
     actor = require(ctx, "lot.create")
+    site_id = site_id.upper() if site_id else None
+    if site_id is None and actor.sites is not None and len(actor.sites) == 1:
+        site_id = actor.sites[0]  # a user of one site makes that site's lots (issue 20)
+    if actor.sites is not None:
+        check_site(ctx, actor, "lot.create", site_id or site(ctx)["id"])
     if not 1 <= qty <= MAX_LOT_QTY:
         raise InvalidInput(f"--qty must be between 1 and {MAX_LOT_QTY}", field="qty")
     store = ctx.store

@@ -179,8 +179,15 @@ def test_roles_limited_to_sites(shop: Workspace) -> None:
     assert nadia("lot", "release", "L9999-9999").code == 3
     r = nadia("lot", "hold", ma2, "--reason", "check")
     assert r.code == 0, r
-    # an operator limited to MA-2 records steps at MA-2's stations only
+    # an operator limited to MA-2 records steps at MA-2's stations only, and makes MA-2 lots
     shop.ok("user", "set", "fatima", "--sites", "MA-2", user="amina")
+    made = json.loads(shop.ok("lot", "create", "DEV-T", "--qty", 1, "--json",
+                              user="fatima").out)["lot"]
+    assert sql(shop, "SELECT site_id FROM lots WHERE id = ?", (made,)) == [("MA-2",)]
+    before = shop.dump()
+    r = shop.mes("lot", "create", "DEV-T", "--qty", 1, "--site", "SITE-1", user="fatima")
+    assert r.code == 6 and "site MA-2 only" in r.err, r
+    assert len([x for x in shop.dump() if x not in set(before)]) == 1
     before = shop.dump()
     r = shop.mes("step", "complete", home, "--op", 10, "--station", "ASM-1", user="fatima")
     assert r.code == 6 and "site" in r.err, r
