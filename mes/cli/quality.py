@@ -40,19 +40,22 @@ def _ids(value: str | None) -> list[str]:
 # -- trace -----------------------------------------------------------------------------------
 
 EDGE_COLUMNS = ["parent", "child", "kind", "part", "qty", "op", "station", "at", "refdes",
-                "feeder", "supplier", "supplier_lot", "date_code", "origin", "version", "lot"]
+                "feeder", "supplier", "supplier_lot", "date_code", "origin", "version", "lot",
+                "site"]
 ITEM_COLUMNS = ["id", "kind", "lot", "part", "part_kind", "status", "on_hold", "hold_reason",
-                "consumed_into", "consignee", "shipment_ref"]
+                "consumed_into", "consignee", "shipment_ref", "site"]
 
 
 @trace_app.command("back")
 def back(tctx: typer.Context, item: str,
          depth: Annotated[int | None, typer.Option(help="levels down (default: all)")] = None,
+         site: Annotated[str | None, typer.Option(
+             help="only the consumptions recorded at this site")] = None,
          json_: JSON = False, csv_: CSV = False) -> None:
     """Everything in a unit or lot: units, lots, material lots, firmware (tree on a terminal)."""
     from mes.services.trace import backward
 
-    out = backward(context(tctx), item, depth)
+    out = backward(context(tctx), item, depth, site)
     if json_:
         emit_json(out)
     elif csv_:
@@ -108,6 +111,8 @@ def forward(tctx: typer.Context, item: str,
             finished: Annotated[bool, typer.Option(
                 "--finished", help="only finished devices")] = False,
             depth: Annotated[int | None, typer.Option(help="levels up (default: all)")] = None,
+            site: Annotated[str | None, typer.Option(
+                help="only the lots and units of this site")] = None,
             dhr: Annotated[bool, typer.Option(
                 "--dhr", help="list the DHRs of every finished lot made from the item")]
             = False,
@@ -120,7 +125,7 @@ def forward(tctx: typer.Context, item: str,
     if dhr:
         _forward_dhrs(tctx, item, write, json_, csv_)
         return
-    out = fwd(context(tctx), item, finished, depth)
+    out = fwd(context(tctx), item, finished, depth, site)
     if json_:
         emit_json(out)
         return
@@ -321,13 +326,16 @@ def ship(tctx: typer.Context,
 def yield_(tctx: typer.Context,
            part: Annotated[str | None, typer.Option(help="only this part")] = None,
            since: Annotated[str | None, typer.Option(help="YYYY-MM-DD (UTC)")] = None,
+           site: Annotated[str | None, typer.Option(
+               help="only the steps done and lots made at this site")] = None,
            json_: JSON = False, csv_: CSV = False) -> None:
     """First-pass yield, scrap and cycle times per part and operation."""
     from mes.cli.common import parse_date
     from mes.services.quality import yield_report
 
     day = parse_date(since, "--since")
-    rows = yield_report(context(tctx), part, day.isoformat() if day else None)
+    rows = yield_report(context(tctx), part, day.isoformat() if day else None,
+                        site.upper() if site else None)
     listing(rows, ["part", "op", "name", "first_attempts", "first_pass", "fpy_pct",
                    "attempts", "failed", "mean_cycle_s", "median_cycle_s", "part_scrapped",
                    "part_lots_in_process"], as_json=json_, as_csv=csv_, title="yield")

@@ -19,6 +19,8 @@ def register(app: typer.Typer) -> None:
 def efficiency(tctx: typer.Context,
                since: Annotated[str | None, typer.Option(help="YYYY-MM-DD (UTC)")] = None,
                period: Annotated[str, typer.Option(help="day, week or month")] = "day",
+               site: Annotated[str | None, typer.Option(
+                   help="only the steps done and lots made at this site")] = None,
                charts: Annotated[Path | None, typer.Option(
                    "--charts", help="also draw fpy and pareto charts into this directory")]
                = None,
@@ -34,7 +36,8 @@ def efficiency(tctx: typer.Context,
 
     if fmt not in ("png", "svg", "pdf"):
         raise InvalidInput(f"--format {fmt}: use png, svg or pdf", field="format")
-    out = run(context(tctx), parse_date(since, "--since"), period)
+    out = run(context(tctx), parse_date(since, "--since"), period,
+              site.upper() if site else None)
     files = write_charts(out, charts, fmt) if charts else []
     out["charts"] = files
     if json_:

@@ -1,4 +1,4 @@
-"""mes user add|qualify|unqualify|unlock|list."""
+"""mes user add|set|qualify|unqualify|unlock|list."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def add(
     role: Annotated[str, typer.Option(help="operator | technician | quality | admin")],
     name: Annotated[str, typer.Option(help="printed full name (shown on signatures)")],
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    sites: Annotated[str | None, typer.Option(
+        help="limit the role to these sites: S1,S2 (default: all sites)")] = None,
 ) -> None:
     """Add a user (admin). User names are never reused."""
     from mes.services.auth import add_user, current_actor
@@ -29,8 +31,23 @@ def add(
     ctx = context(tctx)
     current_actor(ctx)  # the admin authenticates before the new password is read
     password = new_password(f"password for {username}", password_stdin)
-    add_user(ctx, username, name, role, password)
-    say(f"user {username} added ({role})")
+    add_user(ctx, username, name, role, password, sites)
+    say(f"user {username} added ({role}{', sites ' + sites.upper() if sites else ''})")
+
+
+@user_app.command("set")
+def set_(
+    tctx: typer.Context,
+    username: str,
+    sites: Annotated[str, typer.Option(
+        help="the sites the user's role acts for: S1,S2, or 'all'")],
+) -> None:
+    """Limit a user's role to some sites, or lift the limit (admin; audited)."""
+    from mes.services.auth import set_user_sites
+
+    out = set_user_sites(context(tctx), username, sites)
+    what = out["sites"] if out["sites"] == "all" else ", ".join(out["sites"])
+    say(f"{username} acts for {'all sites' if what == 'all' else 'sites ' + what}")
 
 
 @user_app.command("qualify")
@@ -90,7 +107,7 @@ def list_(tctx: typer.Context,
     from mes.services.auth import list_users
 
     listing(list_users(context(tctx)),
-            ["username", "full_name", "role", "active", "locked", "qualifications"],
+            ["username", "full_name", "role", "active", "locked", "qualifications", "sites"],
             as_json=json_, as_csv=csv_)
 
 

@@ -18,6 +18,8 @@ SESSION_IDLE_MINUTES = 15
 # action -> roles allowed. The README prints this table; tests walk it.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "user.add": frozenset({"admin"}),
+    "user.sites": frozenset({"admin"}),  # limit a user's roles to sites (issue 20)
+    "site.add": frozenset({"admin"}),
     "user.qualify": frozenset({"admin", "quality"}),
     "user.unqualify": frozenset({"quality"}),
     "user.unlock": frozenset({"admin"}),
@@ -74,7 +76,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 # What each permission lets a user do, as a refusal says it ("may not release lots").
 ACTION_WORDS: dict[str, str] = {
-    "user.add": "add users", "user.qualify": "qualify users",
+    "user.add": "add users", "user.sites": "limit users to sites", "site.add": "add sites",
+    "user.qualify": "qualify users",
     "user.unlock": "unlock users", "user.deactivate": "deactivate users",
     "station.add": "add stations", "station.update": "update stations",
     "routing.load": "load routings", "routing.approve": "approve routings",
@@ -121,6 +124,12 @@ QUALIFIED_ACTIONS = frozenset({"step.record"})
 
 def allowed(role: str, action: str) -> bool:
     return role in PERMISSIONS.get(action, frozenset())
+
+
+def site_allowed(sites: tuple[str, ...] | None, site: str | None) -> bool:
+    """A role limited to some sites (issue 20) acts for those only; None: every site. An
+    act with no site (no station, no lot) is not limited."""
+    return sites is None or site is None or site in sites
 
 
 def hash_password(password: str, salt: bytes | None = None) -> tuple[str, str]:

@@ -483,6 +483,12 @@ def _title_block(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
     status = _txt(rec.get("status"))
     if rec.get("version"):
         status = f"{status}, version {rec['version']}"
+    # issue 20: where the lot's steps were done, when that is not only the lot's own site
+    steps_at = site.get("steps_at") or []
+    if [s.get("id") for s in steps_at] not in ([], [site.get("id")]):
+        site_line += " · steps done at " + ", ".join(
+            f"{_txt(s.get('id'))} {_txt(s.get('name'))} ({_txt(s.get('company'))}, "
+            f"{_txt(s.get('country'))}): {_txt(s.get('steps'))}" for s in steps_at)
     out: list[Flowable] = [
         k.para(f"<b>{_p(company)}</b>", k.kv_val),
         k.para(_p(site_line), k.note),

@@ -60,7 +60,7 @@ def authenticate(store: Store, username: str, password: str, *, station: str | N
     if user["failed_logins"]:
         with store.transaction():
             store.update("users", username, {"failed_logins": 0})
-    return Actor(username, user["role"], user["full_name"])
+    return Actor(username, user["role"], user["full_name"], user_sites(user))
 
 
 def _check_password_current(store: Store, user: dict[str, Any], station: str | None) -> None:
@@ -103,7 +103,7 @@ def current_actor(ctx: Context) -> Actor:
     user = store.get("users", session["username"])
     if user is None or not user["active"] or user["locked"]:
         raise NotAuthorised(f"user {session['username']} can no longer act: ask an admin")
-    ctx._actor = Actor(user["username"], user["role"], user["full_name"])
+    ctx._actor = Actor(user["username"], user["role"], user["full_name"], user_sites(user))
     ctx.session_station = session["station"]
     if ctx.station is None:
         ctx.station = session["station"]
@@ -150,7 +150,12 @@ _TOUCH_EVERY = timedelta(seconds=30)
 
 
 def check_session_station(ctx: Context, actor: Actor, station: str) -> None:
-    """A session opened at a station acts at that station only (refused and audited)."""
+    """A session opened at a station acts at that station only, and a user limited to
+    sites at their stations only (refused and audited)."""
+    if actor.sites is not None:
+        from mes.store.sites import station_site
+
+        check_site(ctx, actor, "step.record", station_site(ctx.store, station))
     bound = ctx.session_station
     if ctx.user is not None or not bound or bound == station:
         return
@@ -160,8 +165,10 @@ def check_session_station(ctx: Context, actor: Actor, station: str) -> None:
                         f"{station} with `mes login {actor.username} --station {station}`")
 
 
-def require(ctx: Context, action: str) -> Actor:
-    """Authenticate and check the permission table; a refusal is audited, then raised."""
+def require(ctx: Context, action: str, target: str | None = None) -> Actor:
+    """Authenticate and check the permission table, then the user's sites (issue 20)
+    against the station acted at and the target lot (unit, NCR): before the target's
+    state is read. A refusal is audited, then raised."""
     actor = current_actor(ctx)
     if not rules.allowed(actor.role, action):
         _audit_denied(ctx.store, actor.username, ctx.station, action,
@@ -169,7 +176,29 @@ def require(ctx: Context, action: str) -> Actor:
         raise NotAuthorised(f"{actor.username} ({actor.role}) may not "
                             f"{rules.action_words(action)}: it needs the role "
                             f"{rules.roles_words(action)}: ask one who has it")
+    if actor.sites is not None:
+        from mes.store.sites import item_site, station_site
+
+        check_site(ctx, actor, action, station_site(ctx.store, ctx.station))
+        check_site(ctx, actor, action, item_site(ctx.store, target))
     return actor
+
+
+def check_site(ctx: Context, actor: Actor, action: str, where: str | None) -> None:
+    """A role limited to some sites acts for those only (refused and audited, exit 6)."""
+    if rules.site_allowed(actor.sites, where):
+        return
+    sites = ", ".join(actor.sites or ())
+    _audit_denied(ctx.store, actor.username, ctx.station, action,
+                  f"role {actor.role} limited to sites {sites}, not {where}")
+    raise NotAuthorised(f"{actor.username} ({actor.role}) may {rules.action_words(action)} "
+                        f"for site{'s' if len(actor.sites or ()) > 1 else ''} {sites} only, "
+                        f"not for site {where}: ask one who acts for that site")
+
+
+def user_sites(user: dict[str, Any]) -> tuple[str, ...] | None:
+    text = user.get("sites")
+    return tuple(text.split(",")) if text else None
 
 
 def latest_qualification(store: Store, username: str, station_type: str
@@ -203,7 +232,8 @@ def _read_session_token(ctx: Context) -> str | None:
 # -- users -----------------------------------------------------------------------------
 
 def create_user(store: Store, *, username: str, full_name: str, role: str, password: str,
-                created_by: str | None, station: str | None = None) -> None:
+                created_by: str | None, station: str | None = None,
+                sites: list[str] | None = None) -> None:
     """Inside the caller's transaction. User names are never reused (Part 11 11.300(a))."""
     check_user_fields(username, full_name, role, password)
     if store.get("users", username):
@@ -213,10 +243,11 @@ def create_user(store: Store, *, username: str, full_name: str, role: str, passw
     store.insert("users", {"username": username, "full_name": full_name, "role": role,
                            "pw_salt": salt, "pw_hash": digest, "created_at": now,
                            "created_by": created_by, "pw_changed_at": now,
-                           "pw_history": "[]"})
+                           "pw_history": "[]", "sites": ",".join(sites) if sites else None})
     store.append_audit(username=created_by, station=station, action="user.add",
                        entity_type="user", entity_id=username,
-                       new={"full_name": full_name, "role": role})
+                       new={"full_name": full_name, "role": role,
+                            **({"sites": sites} if sites else {})})
 
 
 def check_user_fields(username: str, full_name: str, role: str, password: str) -> None:
@@ -234,11 +265,45 @@ def check_user_fields(username: str, full_name: str, role: str, password: str) -
         raise InvalidInput(problem, field="password")
 
 
-def add_user(ctx: Context, username: str, full_name: str, role: str, password: str) -> None:
+def add_user(ctx: Context, username: str, full_name: str, role: str, password: str,
+             sites: str | None = None) -> None:
     actor = require(ctx, "user.add")
+    limited = parse_sites(ctx.store, sites)
     with ctx.store.transaction() as tx:
         create_user(tx, username=username, full_name=full_name, role=role, password=password,
-                    created_by=actor.username, station=ctx.station)
+                    created_by=actor.username, station=ctx.station, sites=limited)
+
+
+def parse_sites(store: Store, text: str | None) -> list[str] | None:
+    """`--sites S1,S2` → known site ids, sorted (None or 'all': every site)."""
+    if text is None or text.strip().lower() == "all":
+        return None
+    ids = sorted({s.strip().upper() for s in text.split(",") if s.strip()})
+    if not ids:
+        raise InvalidInput("--sites needs site ids (S1,S2) or 'all'", field="sites")
+    unknown = [s for s in ids if store.get("sites", s) is None]
+    if unknown:
+        raise NotFound(f"site {unknown[0]} is not known: see `mes site list`")
+    return ids
+
+
+def set_user_sites(ctx: Context, username: str, sites: str) -> dict[str, Any]:
+    """Limit a user's roles to some sites, or (`all`) lift the limit (admin; audited)."""
+    actor = require(ctx, "user.sites")
+    user = ctx.store.get("users", username)
+    if user is None:
+        raise NotFound(f"no user {username}: see `mes user list`")
+    limited = parse_sites(ctx.store, sites)
+    old = user_sites(user)
+    if (list(old) if old else None) == limited:
+        raise Refused(f"{username} already acts for {', '.join(limited or ['all sites'])}")
+    with ctx.store.transaction() as tx:
+        tx.update("users", username, {"sites": ",".join(limited) if limited else None})
+        tx.append_audit(username=actor.username, station=ctx.station, action="user.sites",
+                        entity_type="user", entity_id=username,
+                        old={"sites": list(old) if old else "all"},
+                        new={"sites": limited or "all"})
+    return {"username": username, "sites": limited or "all"}
 
 
 def qualify(ctx: Context, username: str, station_type: str, until: date) -> None:
@@ -405,6 +470,7 @@ def list_users(ctx: Context) -> list[dict[str, Any]]:
         latest = {x["station_type"]: x for x in quals if x["username"] == r["username"]}
         q = {t: x["valid_until"] for t, x in sorted(latest.items()) if not x["revoked_reason"]}
         out.append({"username": r["username"], "full_name": r["full_name"], "role": r["role"],
+                    "sites": r.get("sites") or "all",
                     "active": bool(r["active"]), "locked": bool(r["locked"]),
                     "qualifications": q})
     return out
@@ -477,20 +543,27 @@ MEANINGS = ("authored", "reviewed", "approved", "released", "dispositioned", "cl
 class Signer:
     actor: Actor
     meaning: str
+    site_id: str | None = None  # where it was signed: its local time is that site's
 
 
-def prepare_signature(ctx: Context, action: str, meaning: str) -> Signer:
+def prepare_signature(ctx: Context, action: str, meaning: str,
+                      target: str | None = None) -> Signer:
     """Authority check plus the password re-entered for this signing (11.200(a)).
 
     Done before the write transaction so that a wrong password is counted and audited
-    even though the signed change is not made.
+    even though the signed change is not made. The signature's site: the station's, else
+    the target lot's, else the home site.
     """
-    actor = require(ctx, action)
+    from mes.store.sites import home_site_id, item_site, station_site
+
+    actor = require(ctx, action, target)
     if ctx.user is None:  # session user: the signature needs the password again
         authenticate(ctx.store, actor.username,
                      ctx.password(f"signature ({meaning}) — password for {actor.username}: "),
                      station=ctx.station)
-    return Signer(actor, meaning)
+    site_id = (station_site(ctx.store, ctx.station) or item_site(ctx.store, target)
+               or home_site_id(ctx.store))
+    return Signer(actor, meaning, site_id)
 
 
 def sign(store: Store, signer: Signer, record_type: str, record_id: str,
@@ -498,8 +571,8 @@ def sign(store: Store, signer: Signer, record_type: str, record_id: str,
     """Record the signature in the caller's transaction, bound to the record's hash."""
     row = {"username": signer.actor.username, "full_name": signer.actor.full_name,
            "meaning": signer.meaning, "signed_at": clock.now_iso(),
-           "utc_offset": local_offset(store), "record_type": record_type,
-           "record_id": record_id,
+           "utc_offset": local_offset(store, signer.site_id), "record_type": record_type,
+           "record_id": record_id, "site_id": signer.site_id,
            "record_sha256": record_hash(json.loads(json.dumps(record, default=str)))}
     row["id"] = store.insert("signatures", row, returning="id")
     store.append_audit(username=signer.actor.username, station=None, action="signature",

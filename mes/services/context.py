@@ -18,6 +18,8 @@ class Actor:
     username: str
     role: str
     full_name: str
+    # The sites the user's role is limited to (issue 20); None: every site.
+    sites: tuple[str, ...] | None = None
 
 
 @dataclass

@@ -55,6 +55,7 @@ from mes.store import dhr as records
 from mes.store import genealogy
 from mes.store.base import Row, Store
 from mes.store.molding import shots_of
+from mes.store.sites import station_sites
 
 NOT_CAPTURED = "not captured"
 # When and by what the DHR was generated: never part of a hash.
@@ -116,9 +117,21 @@ def _sources(ctx: Context, lot_id: str) -> Sources:
 # -- sections ------------------------------------------------------------------------------
 
 def _site(src: Sources) -> dict[str, Any]:
+    """The lot's site, and (issue 20) every site where its steps were done."""
     s = site(src.ctx, src.lot["site_id"])
+    at = station_sites(src.store)
+    count: dict[str, int] = {}
+    for st in src.steps:
+        where = st.get("site_id") or at.get(st["station_id"]) or s["id"]
+        count[where] = count.get(where, 0) + 1
+    done = []
+    for sid in sorted(count):
+        row = site(src.ctx, sid)
+        done.append({"id": sid, "name": row["name"], "country": row["country"],
+                     "company": row["manufacturer"], "steps": count[sid]})
     return {**{k: s[k] for k in ("id", "name", "country", "manufacturer", "address")},
-            "timezone": site_zone(src.store)}
+            "gln": s.get("gln"), "timezone": site_zone(src.store, s["id"]),
+            "steps_at": done}
 
 
 def _lot(src: Sources) -> dict[str, Any]:
@@ -588,8 +601,10 @@ def _units(src: Sources) -> list[dict[str, Any]]:
 
 
 def _steps(src: Sources) -> list[dict[str, Any]]:
+    at = station_sites(src.store)
     return [{"serial": s["serial"], "op": s["op"], "op_name": src.op_name(s["op"]),
-             "station": s["station_id"], "user": s["username"],
+             "station": s["station_id"], "site": s.get("site_id") or at.get(s["station_id"]),
+             "user": s["username"],
              "user_name": src.users.get(s["username"]), "started_at": s["started_at"],
              "completed_at": s["completed_at"], "status": s["status"], "result": s["result"],
              "attempt": s["attempt"], "data": json.loads(s["data"]) if s["data"] else {},
@@ -668,7 +683,7 @@ def build_dhr(ctx: Context, lot_id: str) -> dict[str, Any]:
     now = clock.now()
     d: dict[str, Any] = {
         "generated_at": now.isoformat(timespec="microseconds"),
-        "site_time": _site_time(src.store, now),
+        "site_time": _site_time(src.store, now, src.lot["site_id"]),
         "mes_version": mes.__version__,
         "chain_head": head(ctx),
     }
@@ -682,11 +697,11 @@ def build_dhr(ctx: Context, lot_id: str) -> dict[str, Any]:
     return d
 
 
-def _site_time(store: Store, now: Any) -> str:
-    """The generation time as the plant's clocks show it (the site's time zone)."""
+def _site_time(store: Store, now: Any, site_id: str | None = None) -> str:
+    """The generation time as the clocks of the lot's site show it (its time zone)."""
     from datetime import datetime, timedelta, timezone
 
-    off = local_offset(store)
+    off = local_offset(store, site_id)
     sign_ = 1 if off[0] == "+" else -1
     tz = timezone(sign_ * timedelta(hours=int(off[1:3]), minutes=int(off[4:6])))
     local: datetime = now.astimezone(tz)
@@ -910,7 +925,7 @@ def _review_record(lot_id: str, sha: str) -> dict[str, str]:
 
 def review(ctx: Context, lot_id: str) -> dict[str, Any]:
     """Quality reviews the DHR as generated from the records and signs its hash."""
-    signer = prepare_signature(ctx, "dhr.review", "reviewed")
+    signer = prepare_signature(ctx, "dhr.review", "reviewed", lot_id)
     res = write_dhr(ctx, lot_id)
     d = res["dhr"]
     lot, state = d["lot"]["id"], d["state"]

@@ -38,22 +38,28 @@ def _period(at: str, period: str) -> str:
     return d.isoformat()
 
 
-def efficiency(ctx: Context, since: date | None = None, period: str = "day"
-               ) -> dict[str, Any]:
+def efficiency(ctx: Context, since: date | None = None, period: str = "day",
+               site: str | None = None) -> dict[str, Any]:
+    """The whole plant, or (`--site`, issue 20) the steps done and the lots made at one
+    site."""
     if period not in PERIODS:
         raise InvalidInput(f"--period {period}: use day, week or month", field="period")
     store = ctx.store
+    if site is not None:
+        from mes.services.workspace import site as known_site
+
+        site = known_site(ctx, site)["id"]
     start = since.isoformat() if since else None
-    steps = db.steps(store, start)
+    steps = db.steps(store, start, site)
     names = _op_names(store)
-    return {"since": start, "period": period,
+    return {"since": start, "period": period, "site": site,
             "fpy": _fpy(steps, names, period),
             "operations": _operations(steps, names),
-            "scrap": _scrap(store, start),
-            "rework": _rework(steps, db.ncrs(store, start)),
-            "pareto": _pareto(store, start),
-            "stations": _stations(store, steps, start),
-            "lead_time": _lead_time(db.lots(store, start))}
+            "scrap": _scrap(store, start, site),
+            "rework": _rework(steps, db.ncrs(store, start, site)),
+            "pareto": _pareto(store, start, site),
+            "stations": _stations(store, steps, start, site),
+            "lead_time": _lead_time(db.lots(store, start, site))}
 
 
 def _op_label(names: dict[tuple[str, int], str], part: str, op: int) -> str:
@@ -93,13 +99,13 @@ def _operations(steps: list[dict[str, Any]], names: dict[tuple[str, int], str]
     return out
 
 
-def _scrap(store: Any, start: str | None) -> dict[str, Any]:
-    lots = db.lots(store, start)
+def _scrap(store: Any, start: str | None, site: str | None) -> dict[str, Any]:
+    lots = db.lots(store, start, site)
     made = sum(r["qty"] for r in lots)
     scrapped = sum(r["qty_scrapped"] for r in lots)
     return {"lots": len(lots), "qty_planned": made, "qty_scrapped": scrapped,
             "scrap_pct": round(100.0 * scrapped / made, 3) if made else None,
-            "units_scrapped": db.scrapped_units(store, start)}
+            "units_scrapped": db.scrapped_units(store, start, site)}
 
 
 def _rework(steps: list[dict[str, Any]], ncrs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -117,17 +123,17 @@ def _cause_of(problem: str) -> str:
     return problem
 
 
-def _pareto(store: Any, start: str | None) -> list[dict[str, Any]]:
+def _pareto(store: Any, start: str | None, site: str | None) -> list[dict[str, Any]]:
     causes: Counter[str] = Counter()
-    for reason in db.failed_step_reasons(store, start):
+    for reason in db.failed_step_reasons(store, start, site):
         for part in reason.split("; "):
             causes[f"step: {_cause_of(part)}"] += 1
-    for problems in db.bad_shot_problems(store, start):
+    for problems in db.bad_shot_problems(store, start, site):
         for part in problems.split("; "):
             causes[f"shot: {_cause_of(part)}"] += 1
-    for ncr in db.ncrs(store, start):
+    for ncr in db.ncrs(store, start, site):
         causes[f"NCR: {ncr['description'][:60]}"] += 1
-    for s in db.spc_signal_counts(store, start):
+    for s in db.spc_signal_counts(store, start, site):
         prefix = "WE" if s["rule_set"] == "western-electric" else "N"
         causes[f"SPC: {s['characteristic']} {prefix}{s['rule']}"] += int(s["n"])
     total = sum(causes.values())
@@ -140,14 +146,14 @@ def _pareto(store: Any, start: str | None) -> list[dict[str, Any]]:
     return out
 
 
-def _stations(store: Any, steps: list[dict[str, Any]], start: str | None
+def _stations(store: Any, steps: list[dict[str, Any]], start: str | None, site: str | None
               ) -> list[dict[str, Any]]:
     per: dict[str, list[dict[str, Any]]] = {}
     for s in steps:
         per.setdefault(s["station_id"], []).append(s)
-    shots = {r["station_id"]: r for r in db.shot_counts(store, start)}
+    shots = {r["station_id"]: r for r in db.shot_counts(store, start, site)}
     ideal = _ideal_cycles(store)
-    shots_of = db.shots_per_step(store, start) if ideal else {}
+    shots_of = db.shots_per_step(store, start, site) if ideal else {}
     out = []
     for station, rows in sorted(per.items()):
         passed = sum(r["status"] == "passed" for r in rows)

@@ -33,12 +33,13 @@ from mes.domain.gs1 import Udi
 from mes.domain.model import Part
 from mes.errors import IntegrityFailure, InvalidInput, MesError, NotFound, Refused
 from mes.render.label_content import LabelContent
-from mes.services.auth import require
+from mes.services.auth import check_site, require
 from mes.services.context import Context
 from mes.services.lots import resolve
 from mes.services.routings import get_part, routing_version
 from mes.services.steps import passed_ops
 from mes.store.base import Store
+from mes.store.sites import acting_site, item_site
 
 if TYPE_CHECKING:
     from mes.render.label_templates import Template
@@ -134,7 +135,8 @@ def _mfg_date(store: Store, lot: dict[str, Any], serial: str | None) -> date:
         first = store.scalar("SELECT min(started_at) FROM steps WHERE lot_id = ?", (lot["id"],))
     from mes.services.localtime import local_date
 
-    return local_date(store, first or lot["created_at"])  # the day at the plant, not UTC
+    # the day at the lot's site (issue 20: each site its zone), not UTC
+    return local_date(store, first or lot["created_at"], lot.get("site_id"))
 
 
 def firmware_version(store: Store, serial: str) -> str | None:
@@ -192,6 +194,9 @@ Progress = Callable[[str, int, int | None], None]
 def print_labels(ctx: Context, req: PrintRequest, on_progress: Progress | None = None
                  ) -> dict[str, Any]:
     actor = require(ctx, "label.print")
+    for target in req.targets if actor.sites is not None else ():
+        # a user limited to sites prints for their sites' lots only (issue 20)
+        check_site(ctx, actor, "label.print", item_site(ctx.store, target))
     if req.fmt not in FORMATS:
         raise InvalidInput(f"--format must be pdf or zpl, not {req.fmt!r}", field="format")
     if req.reprint and not (req.reason or "").strip():
@@ -312,6 +317,7 @@ def print_labels(ctx: Context, req: PrintRequest, on_progress: Progress | None =
                     "element_string": c.udi_hri, "content_sha256": digest, "file": rel,
                     "username": actor.username, "printed_at": printed_at, "reprint": n,
                     "reason": req.reason if req.reprint else None,
+                    "site_id": acting_site(tx, ctx.station, lot["id"]),
                     # the decision this claim relies on (issue 13); none: no claim printed
                     "origin_decision": origin["id"] if c.origin_claim and origin else None},
                     returning="id")

@@ -48,21 +48,28 @@ def default_zone(country: str) -> str:
     return zone
 
 
-def site_zone(store: Store) -> str:
-    """The configured zone; a workspace made before the setting existed: its country's."""
+def site_zone(store: Store, site_id: str | None = None) -> str:
+    """The zone of a site (issue 20: each site has its own); the home site, or a site
+    without one: the configured zone (a workspace made before the setting existed: its
+    country's)."""
+    home = store.get("meta", "site_id")
+    home_id = home["value"] if home else None
+    if site_id and site_id != home_id:
+        row = store.get("sites", site_id)
+        if row is not None:
+            return str(row.get("timezone") or COUNTRY_ZONES.get(row["country"], "UTC"))
     zone = setting(store, "timezone")
     if zone:
         return str(zone)
-    row = store.get("meta", "site_id")
-    site = store.get("sites", row["value"]) if row else None
+    site = store.get("sites", home_id) if home_id else None
     return COUNTRY_ZONES.get(site["country"] if site else "", "UTC")
 
 
-def local_offset(store: Store) -> str:
+def local_offset(store: Store, site_id: str | None = None) -> str:
     """The UTC offset at the site now, as +HH:MM (Morocco: +01:00, +00:00 during Ramadan)."""
-    return clock.local_offset(site_zone(store))
+    return clock.local_offset(site_zone(store, site_id))
 
 
-def local_date(store: Store, utc_iso: str) -> date:
+def local_date(store: Store, utc_iso: str, site_id: str | None = None) -> date:
     """The calendar day at the site of a recorded UTC time (a label's production date)."""
-    return datetime.fromisoformat(utc_iso).astimezone(ZoneInfo(site_zone(store))).date()
+    return datetime.fromisoformat(utc_iso).astimezone(ZoneInfo(site_zone(store, site_id))).date()

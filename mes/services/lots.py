@@ -8,7 +8,7 @@ from typing import Any
 from mes import clock
 from mes.domain.ids import lot_number, serial_number
 from mes.errors import InvalidInput, NotFound, Refused
-from mes.services.auth import prepare_signature, require, sign, signatures_for
+from mes.services.auth import check_site, prepare_signature, require, sign, signatures_for
 from mes.services.context import Context
 from mes.services.routings import approved_routing, get_part
 from mes.services.workspace import site
@@ -22,6 +22,11 @@ LOT_STATUSES = ("in_process", "completed", "released", "shipped", "scrapped", "c
 def create_lot(ctx: Context, part_number: str, qty: int, site_id: str | None = None
                ) -> dict[str, Any]:
     actor = require(ctx, "lot.create")
+    site_id = site_id.upper() if site_id else None
+    if site_id is None and actor.sites is not None and len(actor.sites) == 1:
+        site_id = actor.sites[0]  # a user of one site makes that site's lots (issue 20)
+    if actor.sites is not None:
+        check_site(ctx, actor, "lot.create", site_id or site(ctx)["id"])
     if not 1 <= qty <= MAX_LOT_QTY:
         raise InvalidInput(f"--qty must be between 1 and {MAX_LOT_QTY}", field="qty")
     store = ctx.store
@@ -78,7 +83,7 @@ def get_lot(store: Store, lot_id: str) -> dict[str, Any]:
 def set_hold(ctx: Context, item_id: str, hold: bool, reason: str) -> dict[str, Any]:
     """Hold or release-from-hold a lot or unit: quality, signed."""
     # the role before the record: a refusal learns nothing about it
-    require(ctx, _hold_action(ctx.store, item_id, hold))
+    require(ctx, _hold_action(ctx.store, item_id, hold), item_id)
     if not reason.strip():
         raise InvalidInput("a hold or unhold needs a --reason", field="reason")
     store = ctx.store
@@ -95,7 +100,7 @@ def set_hold(ctx: Context, item_id: str, hold: bool, reason: str) -> dict[str, A
                           "instead of unholding")
     action = ("lot.hold" if hold else "lot.unhold") if kind != "material" else (
         "material.hold")
-    signer = prepare_signature(ctx, action, "held" if hold else "unheld")
+    signer = prepare_signature(ctx, action, "held" if hold else "unheld", item_id)
     table = {"lot": "lots", "unit": "units", "material": "material_lots"}[kind]
     with store.transaction() as tx:
         changes: dict[str, Any] = {"on_hold": hold}
@@ -131,10 +136,10 @@ def _untouched_lot(ctx: Context, lot_id: str, what: str, reason: str) -> dict[st
 def cancel_lot(ctx: Context, lot_id: str, reason: str) -> dict[str, Any]:
     """A lot no step was recorded on (e.g. its routing version was superseded) is cancelled,
     with its units, so it does not stay stranded in process. Nothing is deleted."""
-    require(ctx, "lot.cancel")  # the role before the record
+    require(ctx, "lot.cancel", lot_id)  # the role (and site) before the record
     _untouched_lot(ctx, lot_id, "cancel", reason)
     units = [u["serial"] for u in ctx.store.find("units", {"lot_id": lot_id}, order="serial")]
-    signer = prepare_signature(ctx, "lot.cancel", "cancelled")
+    signer = prepare_signature(ctx, "lot.cancel", "cancelled", lot_id)
     with ctx.store.transaction() as tx:
         if tx.update("lots", lot_id, {"status": "cancelled"}, expect={"status": "in_process"}
                      ) != 1:
@@ -157,7 +162,7 @@ def cancel_lot(ctx: Context, lot_id: str, reason: str) -> dict[str, Any]:
 def adjust_qty(ctx: Context, lot_id: str, qty: int, reason: str) -> dict[str, Any]:
     """Change the planned quantity of a lot no step was recorded on. A serialized lot can
     grow (new serials); it cannot shrink (its serials exist: cancel it and create another)."""
-    require(ctx, "lot.adjust")  # the role before the record
+    require(ctx, "lot.adjust", lot_id)  # the role (and site) before the record
     if not 1 <= qty <= MAX_LOT_QTY:
         raise InvalidInput(f"--qty must be between 1 and {MAX_LOT_QTY}", field="qty")
     lot = _untouched_lot(ctx, lot_id, "adjust", reason)
@@ -168,7 +173,7 @@ def adjust_qty(ctx: Context, lot_id: str, qty: int, reason: str) -> dict[str, An
                       "cannot shrink: cancel it (`mes lot cancel`) and create a lot of "
                       f"{qty}")
     part = get_part(ctx.store, lot["part"])
-    signer = prepare_signature(ctx, "lot.adjust", "adjusted")
+    signer = prepare_signature(ctx, "lot.adjust", "adjusted", lot_id)
     with ctx.store.transaction() as tx:
         if tx.update("lots", lot_id, {"qty": qty}, expect={"qty": lot["qty"],
                                                            "status": "in_process"}) != 1:

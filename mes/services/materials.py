@@ -279,6 +279,11 @@ def load_on_station(ctx: Context, station: str, material_id: str, slot: str,
 
     An occupied slot is refused unless `replace`: the message names what is there."""
     actor = require(ctx, "step.record")
+    if actor.sites is not None:  # at the stations of the user's sites only (issue 20)
+        from mes.services.auth import check_site
+        from mes.store.sites import station_site
+
+        check_site(ctx, actor, "step.record", station_site(ctx.store, station))
     m = _material(ctx, material_id)
     if ctx.store.get("stations", station) is None:
         raise NotFound(f"station {station} is not registered")

@@ -24,8 +24,10 @@ from mes.services.context import Context
 from mes.services.routings import get_part, routing_version
 from mes.services.steps import passed_ops
 from mes.store.base import Store
+from mes.store.sites import step_site_expr
 
 _MAX_DEPTH = 8
+_SITE = step_site_expr("s")  # the step's recorded site, else its station's (older rows)
 
 
 def rule_from_config(cfg: dict[str, Any]) -> Rule:
@@ -41,31 +43,32 @@ class _Builder:
         self._lots: dict[str, Composition] = {}
         self._country: dict[str, str | None] = {}
 
-    def station_country(self, station_id: str) -> str | None:
-        if station_id not in self._country:
-            row = self.store.one("SELECT s.country FROM stations st JOIN sites s ON "
-                                 "s.id = st.site_id WHERE st.id = ?", (station_id,))
-            self._country[station_id] = row["country"] if row else None
-        return self._country[station_id]
+    def site_country(self, site_id: str | None) -> str | None:
+        """The country of the site a step recorded (issue 20: each step's real site)."""
+        if site_id not in self._country:
+            row = self.store.get("sites", site_id) if site_id else None
+            self._country[site_id or ""] = row["country"] if row else None
+        return self._country[site_id or ""]
 
     def _ops(self, lot: dict[str, Any], unit: dict[str, Any] | None) -> tuple[OpRecord, ...]:
         routing = routing_version(self.store, lot["part"], lot["routing_version"])
         passed = passed_ops(self.store, lot, unit)
         if unit is not None:
-            rows = self.store.all("SELECT op, station_id FROM steps WHERE serial = ? AND "
-                                  "status = 'passed' ORDER BY id", (unit["serial"],))
+            rows = self.store.all(f"SELECT op, {_SITE} AS site_id FROM steps s WHERE "
+                                  "serial = ? AND status = 'passed' ORDER BY id",
+                                  (unit["serial"],))
         else:
-            rows = self.store.all("SELECT op, station_id FROM steps WHERE lot_id = ? AND "
-                                  "serial IS NULL AND status = 'passed' ORDER BY id",
-                                  (lot["id"],))
-        where = {r["op"]: r["station_id"] for r in rows}  # the last pass of each op
+            rows = self.store.all(f"SELECT op, {_SITE} AS site_id FROM steps s WHERE "
+                                  "lot_id = ? AND serial IS NULL AND status = 'passed' "
+                                  "ORDER BY id", (lot["id"],))
+        where = {r["op"]: r["site_id"] for r in rows}  # the site of the last pass of each op
         out = []
         for o in routing.operations:
             done = o.op in passed and o.op in where
             out.append(OpRecord(
                 op=o.op, name=o.name, activity=o.activity, conversion_cost=o.conversion_cost,
                 origin_conferring=o.origin_conferring, performed=done,
-                site_country=self.station_country(where[o.op]) if done else None))
+                site_country=self.site_country(where[o.op]) if done else None))
         return tuple(out)
 
     def _children(self, parent: str, divisor: float, depth: int
@@ -147,7 +150,7 @@ def decide(ctx: Context, lot_id: str) -> dict[str, Any]:
     from mes.services.auth import prepare_signature, sign
     from mes.services.workspace import config
 
-    signer = prepare_signature(ctx, "origin.decide", "decided")
+    signer = prepare_signature(ctx, "origin.decide", "decided", lot_id)
     actor = signer.actor
     cfg = config(ctx)
     rule = rule_from_config(cfg)

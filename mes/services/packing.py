@@ -31,6 +31,7 @@ from mes.services.lots import resolve
 from mes.services.routings import get_part
 from mes.store import containers as cstore
 from mes.store.base import Store
+from mes.store.sites import acting_site
 
 LOGISTIC_TEMPLATE = "logistic-100x150"
 
@@ -303,7 +304,8 @@ def _record_label(ctx: Context, tx: Store, label: dict[str, Any], username: str)
                          "element_string": label["hri"],
                          "content_sha256": label["content_sha256"], "file": label["rel"],
                          "username": username, "printed_at": now, "reprint": reprint,
-                         "reason": "repacked" if reprint else None})
+                         "reason": "repacked" if reprint else None,
+                         "site_id": acting_site(tx, ctx.station, label["lot"])})
     tx.append_audit(username=username, station=ctx.station, action="label.print",
                     entity_type="container", entity_id=sscc,
                     new={"template": LOGISTIC_TEMPLATE, "element_string": label["hri"],

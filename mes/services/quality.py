@@ -50,7 +50,7 @@ def ncr_view(store: Store, row: dict[str, Any]) -> dict[str, Any]:
 def open_ncr(ctx: Context, item_id: str, description: str, units: list[str] | None = None
              ) -> dict[str, Any]:
     """Open an NCR on a lot (or some of its units) or a material lot; puts them on hold."""
-    require(ctx, "ncr.open")  # the role before the record: a refusal learns nothing
+    require(ctx, "ncr.open", item_id)  # the role before the record: a refusal learns nothing
     if not description.strip():
         raise InvalidInput("an NCR needs a --description of what is wrong", field="description")
     store = ctx.store
@@ -119,7 +119,7 @@ def open_ncr(ctx: Context, item_id: str, description: str, units: list[str] | No
 def disposition(ctx: Context, ncr_id: str, action: str, justification: str | None,
                 op: int | None = None, qty: int | None = None) -> dict[str, Any]:
     """Quality decides (signed): rework from an op, use as is, scrap, return to supplier."""
-    require(ctx, "ncr.disposition")  # the role before the record: a refusal learns nothing
+    require(ctx, "ncr.disposition", ncr_id)  # the role before the record: a refusal learns nothing
     store = ctx.store
     ncr = _ncr(store, ncr_id)
     action = action.strip().lower()
@@ -133,7 +133,7 @@ def disposition(ctx: Context, ncr_id: str, action: str, justification: str | Non
                            field="justification")
     kind = _target_kind(store, ncr)
     plan = _plan_disposition(store, ncr, kind, action, op, qty)
-    signer = prepare_signature(ctx, "ncr.disposition", "dispositioned")
+    signer = prepare_signature(ctx, "ncr.disposition", "dispositioned", ncr["id"])
     now = clock.now_iso()
     who = signer.actor.username
     with store.transaction() as tx:
@@ -293,7 +293,8 @@ def _concede_failed_steps(tx: Store, ctx: Context, who: str, ncr: dict[str, Any]
             source = f"ncr:{ncr['id']}"
             step_id = tx.insert("steps", {
                 "lot_id": lot["id"], "serial": serial, "op": failed["op"],
-                "station_id": failed["station_id"], "username": who, "started_at": now,
+                "station_id": failed["station_id"], "site_id": failed["site_id"],
+                "username": who, "started_at": now,
                 "completed_at": now, "status": "passed", "result": "use-as-is", "data": data,
                 "attempt": attempt, "source": source}, returning="id")
             tx.append_audit(username=who, station=ctx.station, action="step.complete",
@@ -342,7 +343,7 @@ def _settle_lot(tx: Store, who: str, station: str | None, lot_id: str, reason: s
 def close_ncr(ctx: Context, ncr_id: str) -> dict[str, Any]:
     """Quality closes a dispositioned NCR (signed); its items come off hold unless another
     open NCR still holds them."""
-    require(ctx, "ncr.close")  # the role before the record: a refusal learns nothing
+    require(ctx, "ncr.close", ncr_id)  # the role before the record: a refusal learns nothing
     store = ctx.store
     ncr = _ncr(store, ncr_id)
     if ncr["status"] != "dispositioned":
@@ -350,7 +351,7 @@ def close_ncr(ctx: Context, ncr_id: str) -> dict[str, Any]:
             else "it is already closed"
         raise Refused(f"{ncr['id']} is {ncr['status']}: {what}")
     kind = _target_kind(store, ncr)
-    signer = prepare_signature(ctx, "ncr.close", "closed")
+    signer = prepare_signature(ctx, "ncr.close", "closed", ncr["id"])
     who = signer.actor.username
     now = clock.now_iso()
     released: list[str] = []
@@ -441,7 +442,8 @@ def show_ncr(ctx: Context, ncr_id: str) -> dict[str, Any]:
 
 def release_lot(ctx: Context, lot_id: str) -> dict[str, Any]:
     """Final acceptance (quality, signed): every unit done, no open NCR, no hold."""
-    require(ctx, "lot.release")  # the role before the record: a refusal learns nothing
+    # the role (and the site) before the record: a refusal learns nothing
+    require(ctx, "lot.release", normalise_scan(lot_id))
     store = ctx.store
     lot = get_lot(store, normalise_scan(lot_id))
     lot_id = lot["id"]
@@ -486,7 +488,7 @@ def release_lot(ctx: Context, lot_id: str) -> dict[str, Any]:
             what = f"op {missing[0]} has not passed" if missing else f"it is {lot['status']}"
             raise Refused(f"lot {lot_id} is not finished ({what}): complete the routing first")
         qty_released = lot["qty"] - lot["qty_scrapped"]
-    signer = prepare_signature(ctx, "lot.release", "released")
+    signer = prepare_signature(ctx, "lot.release", "released", lot["id"])
     from mes.services.dhr import check_reviewed, write_dhr
 
     dhr_sha = check_reviewed(ctx, lot_id)  # the reviewed DHR still matches the records
@@ -524,7 +526,7 @@ def release_lot(ctx: Context, lot_id: str) -> dict[str, Any]:
 def ship(ctx: Context, lot_id: str, consignee: str, ref: str, units: list[str] | None = None,
          qty: int | None = None) -> dict[str, Any]:
     """Record a shipment of released units (or quantity) of a lot to a consignee."""
-    require(ctx, "ship")  # the role before the record: a refusal learns nothing
+    require(ctx, "ship", lot_id)  # the role before the record: a refusal learns nothing
     store = ctx.store
     if not consignee.strip():
         raise InvalidInput("--to needs the consignee's name and place", field="to")
@@ -610,11 +612,20 @@ def ship(ctx: Context, lot_id: str, consignee: str, ref: str, units: list[str] |
 
 # -- yield report --------------------------------------------------------------------------
 
-def yield_report(ctx: Context, part: str | None = None, since: str | None = None
-                 ) -> list[dict[str, Any]]:
-    """Per part and op: first-pass yield, attempts, scrap, cycle times, lots in progress."""
+def yield_report(ctx: Context, part: str | None = None, since: str | None = None,
+                 site: str | None = None) -> list[dict[str, Any]]:
+    """Per part and op: first-pass yield, attempts, scrap, cycle times, lots in progress;
+    with `site` (issue 20): the steps done and the lots made at that site."""
+    from mes.store.sites import step_site_expr
+
     store = ctx.store
     where, params = ["s.status IN ('passed', 'failed')"], []
+    if site:
+        from mes.services.workspace import site as known_site
+
+        site = known_site(ctx, site)["id"]
+        where.append(f"{step_site_expr('s')} = ?")
+        params.append(site)
     if part:
         where.append("l.part = ?")
         params.append(part)
@@ -625,6 +636,9 @@ def yield_report(ctx: Context, part: str | None = None, since: str | None = None
                       "FROM steps s JOIN lots l ON l.id = s.lot_id WHERE "
                       + " AND ".join(where), params)
     lot_where, lot_params = [], []
+    if site:
+        lot_where.append("site_id = ?")
+        lot_params.append(site)
     if part:
         lot_where.append("part = ?")
         lot_params.append(part)

@@ -16,6 +16,7 @@ from mes.services.context import Context
 from mes.services.lots import resolve
 from mes.services.routings import routing_version
 from mes.store.base import Store
+from mes.store.sites import station_site
 
 
 @dataclass
@@ -143,6 +144,7 @@ def start_step(ctx: Context, scan: str, op: int, station: str) -> dict[str, Any]
                 raise Refused(f"{t.item_of(serial)}: op {op} is already started: complete it")
             step_id = tx.insert("steps", {
                 "lot_id": t.lot["id"], "serial": serial, "op": op, "station_id": station,
+                "site_id": station_site(tx, station),  # the station's site (issue 20)
                 "username": actor.username, "started_at": clock.now_iso(), "status": "started",
                 "attempt": _attempt(tx, t, serial)}, returning="id")
             tx.append_audit(username=actor.username, station=station, action="step.start",
@@ -238,7 +240,8 @@ def _record(tx: Store, ctx: Context, actor: Actor, t: Target, req: StepRequest,
         else:
             step_id = tx.insert("steps", {
                 "lot_id": t.lot["id"], "serial": serial, "op": t.op.op,
-                "station_id": req.station, "username": actor.username, "started_at": now,
+                "station_id": req.station, "site_id": station_site(tx, req.station),
+                "username": actor.username, "started_at": now,
                 "attempt": _attempt(tx, t, serial), **row}, returning="id")
         mine = [(c, q) for c in consumptions if (q := c.share(item, n)) is not None]
         for c, per_unit in mine:

@@ -12,7 +12,7 @@ from mes.services.auth import prepare_signature, require, sign, signatures_for
 from mes.services.component_quality import component_quality
 from mes.services.context import Context
 from mes.services.lots import resolve
-from mes.store import genealogy
+from mes.store import genealogy, sites
 from mes.store.base import Store
 
 # Unit/lot statuses that are no longer in the plant (a recall hold does not apply).
@@ -27,6 +27,14 @@ def _root(store: Store, item_id: str) -> tuple[str, dict[str, Any]]:
     return resolve(store, normalise_scan(item_id))
 
 
+def _known_site(ctx: Context, site: str | None) -> str | None:
+    if site is None:
+        return None
+    from mes.services.workspace import site as known
+
+    return str(known(ctx, site.upper())["id"])
+
+
 def _check_depth(depth: int | None) -> int | None:
     if depth is not None and depth < 1:
         raise InvalidInput("--depth must be 1 or more", field="depth")
@@ -35,10 +43,13 @@ def _check_depth(depth: int | None) -> int | None:
 
 # -- backward ------------------------------------------------------------------------------
 
-def backward(ctx: Context, item_id: str, depth: int | None = None) -> dict[str, Any]:
+def backward(ctx: Context, item_id: str, depth: int | None = None, site: str | None = None
+             ) -> dict[str, Any]:
     """Everything in a unit or lot: units, lots, material lots, firmware, with each
-    consumption's op, station and time, as a tree and as a flat list of edges."""
+    consumption's op, station, site and time, as a tree and as a flat list of edges; with
+    `site` (issue 20): only the consumptions recorded at that site's stations."""
     store = ctx.store
+    site = _known_site(ctx, site)
     kind, row = _root(store, item_id)
     if kind == "container":  # issue 19: an SSCC resolves to what is packed in it
         from mes.services.packing import container_tree
@@ -57,14 +68,17 @@ def backward(ctx: Context, item_id: str, depth: int | None = None) -> dict[str, 
     lot = store.get("lots", lot_id) or {}
     root_units = [] if kind == "unit" else [
         u["serial"] for u in store.find("units", {"lot_id": root}, order="serial")]
-    rows = [_edge_row(e, info) for e in edges]
+    at = sites.station_sites(store)
+    rows = [{**_edge_row(e, info), "site": at.get(e["station_id"] or "")} for e in edges]
+    if site is not None:
+        rows = [r for r in rows if r["site"] == site]
     tree = _tree(root, kind, lot, root_units, rows, info, parts)
     flashes = [{"serial": f["serial"], "image": f["image_id"], "version": f["version"],
                 "sha256": f["image_sha256"], "mcu_uid": f["mcu_uid"],
                 "station": f["station_id"], "attempt": f["attempt"], "verify": f["verify"],
                 "at": f["at"]} for f in details["flashes"]]
     return {"root": root, "kind": kind, "part": lot.get("part"), "lot": lot_id,
-            "depth": depth, "edges": rows, "tree": tree,
+            "depth": depth, "site": site, "edges": rows, "tree": tree,
             "materials": [info[m["id"]] for m in details["materials"]],
             "firmware": [info[f["id"]] for f in details["firmware"]],
             "flashes": flashes,
@@ -147,10 +161,12 @@ def _tree(root: str, kind: str, lot: dict[str, Any], root_units: list[str],
 
 # -- forward -------------------------------------------------------------------------------
 
-def forward(ctx: Context, item_id: str, finished: bool = False, depth: int | None = None
-            ) -> dict[str, Any]:
-    """Every lot and unit that contains the start point at any depth, with its status."""
+def forward(ctx: Context, item_id: str, finished: bool = False, depth: int | None = None,
+            site: str | None = None) -> dict[str, Any]:
+    """Every lot and unit that contains the start point at any depth, with its status and
+    its lot's site; with `site` (issue 20): only the lots and units of that site."""
     store = ctx.store
+    site = _known_site(ctx, site)
     kind, row = _root(store, item_id)
     if kind == "container":  # issue 19: the units packed in it are the scope
         from mes.services.packing import container_scope
@@ -159,6 +175,9 @@ def forward(ctx: Context, item_id: str, finished: bool = False, depth: int | Non
     start = row["serial"] if kind == "unit" else row["id"]
     items = genealogy.forward_items(store, start, _check_depth(depth))
     lot_ids = sorted({r["lot_id"] for r in items})
+    lot_site = sites.lot_sites(store, lot_ids)
+    if site is not None:
+        items = [r for r in items if lot_site.get(r["lot_id"]) == site]
     ships = genealogy.shipments_of(store, lot_ids)
     shipped_to: dict[str, list[dict[str, Any]]] = {}
     for s in ships:
@@ -177,7 +196,8 @@ def forward(ctx: Context, item_id: str, finished: bool = False, depth: int | Non
         if finished and r["part_kind"] != "device":
             continue
         consignee, ref = destination.get(r["id"], (None, None))
-        out.append({"id": r["id"], "kind": r["kind"], "lot": r["lot_id"], "part": r["part"],
+        out.append({"id": r["id"], "kind": r["kind"], "lot": r["lot_id"],
+                    "site": lot_site.get(r["lot_id"]), "part": r["part"],
                     "part_kind": r["part_kind"], "status": r["status"],
                     "on_hold": bool(r["on_hold"]), "hold_reason": r["hold_reason"],
                     "consumed_into": r["consumed_into"], "direct": bool(r["direct"]),
@@ -189,7 +209,8 @@ def forward(ctx: Context, item_id: str, finished: bool = False, depth: int | Non
         if x["kind"] == "unit" or not x["serialized"]:
             counts[x["status"]] = counts.get(x["status"], 0) + 1
     _add_containers(store, out)
-    return {"start": start, "kind": kind, "finished_only": finished, "items": out,
+    return {"start": start, "kind": kind, "finished_only": finished, "site": site,
+            "items": out,
             "counts": counts,
             "containers": sorted({x["container"] for x in out if x.get("container")}),
             "units": sum(1 for x in out if x["kind"] == "unit"),

@@ -244,6 +244,18 @@ MIGRATIONS: list[list[str]] = [
             username TEXT NOT NULL, source TEXT)""",
         "CREATE INDEX material_moisture_material ON material_moisture(material_id, at)",
     ],
+    # Issue 20 (sites in one database): a site's GS1 GLN and time zone; the site where
+    # each step, signature and label happened (NULL in rows written before: the step's
+    # station's site, else the home site); the sites a user may act for (NULL = all).
+    [
+        "ALTER TABLE sites ADD COLUMN gln TEXT",
+        "ALTER TABLE sites ADD COLUMN timezone TEXT",
+        "ALTER TABLE steps ADD COLUMN site_id TEXT",
+        "ALTER TABLE signatures ADD COLUMN site_id TEXT",
+        "ALTER TABLE labels ADD COLUMN site_id TEXT",
+        "ALTER TABLE users ADD COLUMN sites TEXT",
+        "CREATE INDEX steps_site ON steps(site_id)",
+    ],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.

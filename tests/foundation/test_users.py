@@ -27,7 +27,7 @@ def test_add_users_with_roles(workspace: Workspace) -> None:
 
 def test_user_list_csv(workspace: Workspace) -> None:
     out = workspace.ok("user", "list", "--csv", user="amina").out.splitlines()
-    assert out[0] == "username,full_name,role,active,locked,qualifications"
+    assert out[0] == "username,full_name,role,active,locked,qualifications,sites"
     assert any(line.startswith("fatima,Fatima Zahra Alaoui,operator,") for line in out)
 
 

@@ -148,6 +148,11 @@ COMMANDS: dict[str, Setup] = {
     "import.machine": lambda ws, i, n: (["molding", "import", _enc_at(ws, i, 20), "--station",
                                          "IMM-2", "--report", _report(ws, i, n)], ""),
     "config.set": lambda ws, i, n: (["config", "set", "currency", f"EU{n % 10}"], ""),
+    # issue 20: sites, and users limited to sites
+    "site.add": lambda ws, i, n: (["site", "add", f"S-{n}", "--name", "Usine", "--company",
+                                   "Co", "--address", "Tanger", "--country", "MA"], ""),
+    "user.sites": lambda ws, i, n: (["user", "set", "omar", "--sites",
+                                     "SITE-1" if n % 2 else "all"], ""),
     "backup": lambda ws, i, n: (["backup", str(ws.path / f"backup-{n}.db")], ""),
     "origin.decide": lambda ws, i, n: (["origin", i["released"]], ""),
     "db.migrate": lambda ws, i, n: (["db", "migrate"], ""),
@@ -488,3 +493,33 @@ def test_authority_before_state(aws: tuple[Workspace, dict[str, Any]], permissio
             assert not any(w.lower() in message for w in STATE_WORDS), (state, r.err)
             _denied_only(before, ws.dump())
             CELLS.append(1)
+
+
+# -- roles limited to sites (issue 20) ---------------------------------------------------------
+# A quality engineer of one company (limited to site MA-2) signs for that company's lots only:
+# every lot-targeted signed command on a home-site lot, in each state, is refused like any
+# authority (exit 6, exactly one `auth.denied` event), before the target's state is read.
+SITE_LIMITED = ("lot.release", "lot.hold", "lot.unhold", "dhr.review", "lot.cancel",
+                "ncr.disposition", "ncr.close", "ship")
+
+
+@pytest.mark.parametrize("permission", SITE_LIMITED)
+def test_site_limited_role_signs_for_its_sites_lots_only(
+        aws: tuple[Workspace, dict[str, Any]], permission: str) -> None:
+    ws, info = aws
+    ws.ok("site", "add", "MA-2", "--name", "Usine Tanger", "--company", "OxiBoards SARL",
+          "--address", "Tanger", "--country", "MA", user="amina")
+    ws.ok("user", "add", "nadia", "--role", "quality", "--name", "Nadia Tazi", "--sites",
+          "MA-2", "--password-stdin", user="amina", stdin="nadia-pass-1\n")
+    for n, (state, setup) in enumerate(STATES[permission].items()):
+        if state == "missing":
+            continue
+        argv = setup(ws, info, 200 + n)
+        before = ws.dump()
+        r = _as(ws, "nadia", "nadia-pass-1", argv, "")
+        assert r.code == 6, (permission, state, str(r))
+        assert "for site MA-2 only, not for site SITE-1" in r.err, (state, r.err)
+        message = r.err.split(": ask")[0].lower()
+        assert not any(w.lower() in message for w in STATE_WORDS), (state, r.err)
+        _denied_only(before, ws.dump())
+        CELLS.append(1)
