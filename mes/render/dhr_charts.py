@@ -36,9 +36,10 @@ def caption(chart: dict[str, Any]) -> str:
         judged = (f"control limits v{lim.get('version')}: CL {lim.get('center'):.4g}"
                   + (f", UCL {lim['ucl']:.4g}" if lim.get("ucl") is not None else "")
                   + (f", LCL {lim['lcl']:.4g}" if lim.get("lcl") is not None else ""))
-    n = chart.get("signals", 0)
-    return (f"{chart.get('points', 0)} subgroups of this lot; {judged}; "
-            f"{n} out-of-control signal{'' if n == 1 else 's'} (listed above).")
+    n, pts = chart.get("signals", 0), chart.get("points", 0)
+    signals = ("no out-of-control signal" if not n else
+               f"{n} out-of-control signal{'' if n == 1 else 's'}, listed in the exceptions")
+    return f"{pts} subgroup{'' if pts == 1 else 's'} of this lot; {judged}; {signals}."
 
 
 def flowables(k: Any, charts: Sequence[dict[str, Any]], heading: str) -> list[Any]:
