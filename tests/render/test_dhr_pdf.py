@@ -6,7 +6,6 @@ import copy
 import hashlib
 import io
 import re
-import time
 from typing import Any
 
 import pytest
@@ -429,9 +428,7 @@ def test_large_lot_stays_short_and_rows_never_split() -> None:
          "qty": 50.0, "cert": f"COC-{i}", "refdes": None}
         for i in range(200)
     ]
-    t0 = time.perf_counter()
-    pdf = render_dhr_pdf(d)
-    assert time.perf_counter() - t0 < 60  # generous: a functional guard, not a benchmark
+    pdf = render_dhr_pdf(d)  # its time is bench/dhr.py's, not a test's
     pages = _pages(pdf)
     n = len(pages)
     assert n <= 12 + 2, n  # 200 material rows need ~8 pages; no per-unit pages
