@@ -82,7 +82,7 @@ def _catalog_draft(ws: Workspace, n: int) -> str:
     """A cost change of one part loaded by the technician: a catalog draft (issue 12)."""
     src = (ROUTINGS / "catalog.yaml").read_text(encoding="utf-8")
     f = ws.path / f"catalog-{n}.yaml"
-    f.write_text(src.replace("unit_cost: 0.015", f"unit_cost: {0.015 + n / 1000:.3f}"),
+    f.write_text(src.replace("unit_cost: 0.015", f"unit_cost: {0.015 + (n + 1) / 1000:.3f}"),
                  encoding="utf-8")
     out = ws.ok("routing", "load", f, user="tarik").out
     line = next(x for x in out.splitlines() if x.startswith("part CAP-100N-0402: draft v"))
