@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,17 @@ def sha256_of(path: Path) -> str:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def create_private(path: Path) -> None:
+    """Create `path` empty and 0600 whatever the umask (a database copy or backup holds
+    every record and the users' password hashes); an existing file raises
+    FileExistsError."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # the umask can only take bits away; this states the mode
+    finally:
+        os.close(fd)
 
 
 def relative(workspace: Path, path: Path) -> str:
