@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--units", type=int, default=6, help="devices built by the demo")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--plant", type=Path, help="a workspace built before (by `mes demo "
+                    "--units N`): copied and measured instead of building one")
     a = ap.parse_args(argv)
     out = Path(tempfile.mkdtemp(prefix="mes-bench-verify-"))
     rep = Reporter(quiet=a.json)
@@ -70,8 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         from mes.services.context import Context
 
         ws = out / "plant"
-        with rep.phase(f"mes demo --units {a.units}"):
-            run_demo(ws, units=a.units, quiet=True)
+        if a.plant:
+            shutil.copytree(a.plant, ws)
+        else:
+            with rep.phase(f"mes demo --units {a.units}"):
+                run_demo(ws, units=a.units, quiet=True)
         db = ws / "mes.db"
         ctx = Context(workspace=ws, db=str(db))
         seal(ctx)

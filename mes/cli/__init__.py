@@ -52,7 +52,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "pack": ("pack", "unpack", "container", "epcis"),
     "demo": ("demo",), "station_loop": ("station",), "backup": ("backup",), "db": ("db",),
     "spc": ("spc",), "report": ("report",),  # issue 16 (report: adds `report efficiency`)
-    "tool": ("tool",), "site": ("site",),
+    "tool": ("tool",), "site": ("site",), "catalog": ("catalog",),
 }
 _REGISTERED: set[str] = set()
 

@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tool.maintain": frozenset({"technician"}),
     "routing.load": frozenset({"technician", "quality", "admin"}),
     "routing.approve": frozenset({"quality"}),
+    "catalog.approve": frozenset({"quality"}),  # a catalog change that needs a signature
     "lot.create": frozenset({"operator", "technician", "quality"}),
     "lot.hold": frozenset({"quality"}),
     "lot.unhold": frozenset({"quality"}),
@@ -81,6 +82,7 @@ ACTION_WORDS: dict[str, str] = {
     "user.unlock": "unlock users", "user.deactivate": "deactivate users",
     "station.add": "add stations", "station.update": "update stations",
     "routing.load": "load routings", "routing.approve": "approve routings",
+    "catalog.approve": "approve catalog changes",
     "lot.create": "create lots", "lot.hold": "put items on hold",
     "lot.unhold": "take items off hold", "lot.release": "release lots",
     "lot.cancel": "cancel lots", "lot.adjust": "adjust planned quantities",

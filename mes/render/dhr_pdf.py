@@ -1177,9 +1177,21 @@ def _closing(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
         f"<b>{_p(_txt(head.get('hash')))}</b>. Compare with <b>{_p(VERIFY_CMD)}</b>: any "
         "later rewrite of the records above breaks the chain before this hash."
     )
-    box = k.boxed([k.para(text, k.kv_val)], border=k.colors.HexColor("#24292f"),
-                  background=k.colors.HexColor("#f3f5f8"))
+    box = k.boxed([k.para(text, k.kv_val), k.para(_seal_text(d.get("seal")), k.kv_val)],
+                  border=k.colors.HexColor("#24292f"), background=k.colors.HexColor("#f3f5f8"))
     return [k.spacer(8), KeepTogether([_PageMark("closing"), box])]
+
+
+def _seal_text(seal: dict[str, Any] | None) -> str:
+    """The seal this record relies on (issue 13 item 2): the chain head signed with the
+    site key, in the journal outside the database."""
+    if not seal:
+        return "<b>Seal.</b> none: the audit trail was empty when this record was generated."
+    return (f"<b>Seal.</b> Chain head event <b>#{_p(_txt(seal.get('seq')))}</b>, hash "
+            f"<b>{_p(_txt(seal.get('hash')))}</b>, sealed at "
+            f"{_p(_ts(seal.get('at'), utc_suffix=True))} with the site key "
+            f"<b>{_p(_txt(seal.get('key')))}</b> (Ed25519), in the seal journal outside the "
+            "database: <b>mes audit verify</b> checks the chain against it.")
 
 
 def _page_mark_class() -> Any:

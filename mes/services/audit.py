@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from mes.domain.audit import canonical_json, row_digest, verify_chain
+from mes.domain.audit import ChainWalk, quoted_keys, row_digest_of
 from mes.errors import IntegrityFailure, NotFound
 from mes.services.context import Context
 from mes.store.base import NOT_RECORD_ROWS, image_key
@@ -23,7 +24,18 @@ def verify(ctx: Context, anchor: str | None = None, *, reconcile: bool = False,
            files: bool = False) -> dict[str, Any]:
     """Recompute the chain; with an anchor (a head printed on a DHR), check it is still there;
     with reconcile, check that the records say what the events say."""
-    report = verify_chain(ctx.store.audit_rows())
+    # One pass over the audit table: the chain, and what reconcile and the file check read
+    # from each event (the seals and the protection are checked before their results are).
+    walk = ChainWalk()
+    named: dict[str, tuple[str, int]] = {}
+    events = walk.events(ctx.store.audit_tuples())
+    if files:
+        events = _noting_files(events, named)
+    result = reconcile_records(ctx.store, events=events) if reconcile else None
+    for _ in events:  # without reconcile: the chain and the files only
+        pass
+    report = walk.report
+    assert report is not None
     out = {"ok": report.ok, "events": report.events, "head_seq": report.head_seq,
            "head_hash": report.head_hash, "first_bad_seq": report.first_bad_seq,
            "problem": report.problem}
@@ -45,23 +57,32 @@ def verify(ctx: Context, anchor: str | None = None, *, reconcile: bool = False,
         raise IntegrityFailure(f"the audit chain does not match its seals: "
                                f"{_first(sealed['problems'])}; restore from a backup and "
                                "investigate")
-    if reconcile:
-        rec = reconcile_records(ctx.store)
-        out["reconcile"] = rec
-        if not rec["ok"]:
+    if result is not None:
+        out["reconcile"] = result
+        if not result["ok"]:
             raise IntegrityFailure(f"records differ from the audit trail: "
-                                   f"{_first(rec['problems'])}; investigate who changed the "
+                                   f"{_first(result['problems'])}; investigate who changed the "
                                    "database file")
     if files:
         from mes.services.files import check
 
-        found = check(ctx.store, ctx.workspace)
+        found = check(ctx.store, ctx.workspace, latest=named)
         out["files"] = found
         if not found["ok"]:
             raise IntegrityFailure(f"files differ from the audit trail: "
                                    f"{_first(found['problems'])}; restore them from a backup "
                                    "or write them again, and investigate")
     return out
+
+
+def _noting_files(events: Iterator[Sequence[Any]], latest: dict[str, tuple[str, int]]
+                  ) -> Iterator[Sequence[Any]]:
+    """Hand the events on, noting the files each names (for `--files`)."""
+    from mes.services.files import note_files
+
+    for row in events:
+        note_files(latest, row[8], row[0])
+        yield row
 
 
 def _first(problems: list[str], n: int = 3) -> str:
@@ -92,8 +113,15 @@ def head(ctx: Context) -> dict[str, Any]:
 _STEP_ACTIONS = frozenset({"step.start", "step.complete"})
 
 
-def compare_row_images(store: Any, images: dict[tuple[str, str], tuple[str | None, int]],
-                       bad: Any) -> int:
+Images = dict[str, dict[Any, tuple[str | None, int]]]  # table -> key -> (digest, seq)
+
+
+def _image_ref(key: Any) -> Any:
+    """A row key as a dict key: the value, or a tuple for a composite key."""
+    return tuple(key) if isinstance(key, list) else key
+
+
+def compare_row_images(store: Any, images: Images, bad: Any) -> int:
     """Every row of every record table against the image its latest audit event carries
     (issue 13): a row edited, inserted or deleted behind the events is named. Generic:
     a table is covered by being written through the store's helpers."""
@@ -101,31 +129,41 @@ def compare_row_images(store: Any, images: dict[tuple[str, str], tuple[str | Non
     tables = store.record_tables()
     for table in tables:
         pk = store.primary_key(table)
-        seen: set[str] = set()
-        for row in store.iter_rows(table):
-            key = image_key(tuple(row[c] for c in pk))
-            if len(pk) == 1 and (table, key) in NOT_RECORD_ROWS:
+        single = len(pk) == 1
+        written = images.get(table, {})
+        seen: set[Any] = set()
+        cols, rows = store.iter_sorted_tuples(table)
+        keys = quoted_keys(cols)
+        at = [cols.index(c) for c in pk]
+        for row in rows:
+            k = tuple(row[i] for i in at)
+            ref = k[0] if single else k
+            if single and (table, ref) in NOT_RECORD_ROWS:
                 continue
             checked += 1
-            ref = canonical_json(key)
             seen.add(ref)
-            digest, seq = images.get((table, ref), (None, 0))
+            digest, seq = written.get(ref, (None, 0))
             if digest is None:
-                bad(f"{table} {key}: no audit event wrote this row (inserted directly?)")
-            elif row_digest(row) != digest:
-                bad(f"{table} {key}: the row differs from what audit event {seq} recorded "
-                    "(edited directly?)")
-        for (t, ref), (digest, seq) in images.items():
-            if t == table and digest is not None and ref not in seen:
-                bad(f"{table} {json.loads(ref)}: audit event {seq} wrote this row, it is "
-                    "missing (deleted directly?)")
-    for t in sorted({t for t, _ in images} - set(tables)):
+                bad(f"{table} {image_key(k)}: no audit event wrote this row (inserted "
+                    "directly?)")
+            elif row_digest_of(keys, row) != digest:
+                bad(f"{table} {image_key(k)}: the row differs from what audit event {seq} "
+                    "recorded (edited directly?)")
+        for ref, (digest, seq) in written.items():
+            if digest is not None and ref not in seen:
+                shown = list(ref) if isinstance(ref, tuple) else ref
+                bad(f"{table} {shown}: audit event {seq} wrote this row, it is missing "
+                    "(deleted directly?)")
+    for t in sorted(set(images) - set(tables)):
         bad(f"table {t}, written by the audit trail, is missing (dropped?)")
     return checked
 
 
-def reconcile_records(store: Any, limit: int = 50) -> dict[str, Any]:
-    """Replay the audit events and compare materials, lots, units, steps, signatures, edges."""
+def reconcile_records(store: Any, limit: int = 50,
+                      events: Iterable[Sequence[Any]] | None = None) -> dict[str, Any]:
+    """Replay the audit events and compare materials, lots, units, steps, signatures, edges,
+    and every record row with its image. `events`: the audit events as tuples in
+    AUDIT_COLUMNS order (default: read from the store)."""
     from collections import Counter
 
     mats: dict[str, dict[str, Any]] = {}
@@ -138,7 +176,7 @@ def reconcile_records(store: Any, limit: int = 50) -> dict[str, Any]:
     ncrs: dict[str, dict[str, Any]] = {}
     users: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
-    events = 0
+    count = 0
 
     def state(etype: str, eid: str) -> dict[str, Any] | None:
         return {"lot": lots, "unit": units, "material": mats, "ncr": ncrs}.get(
@@ -148,7 +186,7 @@ def reconcile_records(store: Any, limit: int = 50) -> dict[str, Any]:
         if len(problems) < limit:
             problems.append(message)
 
-    def _replay(e: dict[str, Any], action: str, etype: str, eid: str, new: Any) -> None:
+    def _replay(username: str | None, action: str, etype: str, eid: str, new: Any) -> None:
         if action == "material.receive":
             mats[eid] = {"received": new["qty_received"], "consumed": 0.0,
                          "status": new["status"], "on_hold": bool(new.get("on_hold", False))}
@@ -192,7 +230,7 @@ def reconcile_records(store: Any, limit: int = 50) -> dict[str, Any]:
         elif action == "firmware.flash":
             flashes.append((eid, new["image_id"], new.get("step_id")))
         elif action == "signature":
-            sigs[(e["username"], etype, eid, new["meaning"], new["full_name"],
+            sigs[(username, etype, eid, new["meaning"], new["full_name"],
                   new["record_sha256"])] += 1
             return
         elif action == "lot.release":
@@ -209,17 +247,22 @@ def reconcile_records(store: Any, limit: int = 50) -> dict[str, Any]:
                 if key in new:
                     target[key] = bool(new[key]) if key == "on_hold" else new[key]
 
-    images: dict[tuple[str, str], tuple[str | None, int]] = {}
-    for e in store.audit_rows():
-        events += 1
-        action, etype, eid = e["action"], e["entity_type"], e["entity_id"]
+    images: Images = {}
+    loads = json.loads
+    for e in (store.audit_tuples() if events is None else events):
+        count += 1
+        seq, action, etype, eid = e[0], e[4], e[5], e[6]
         try:
-            for table, key, digest in json.loads(e.get("row_images") or "[]"):
-                images[(table, canonical_json(key))] = (digest, e["seq"])
-            new: Any = json.loads(e["new"]) if e["new"] else {}
-            _replay(e, action, etype, eid, new)
+            if e[12]:
+                for table, key, digest in loads(e[12]):
+                    written = images.get(table)
+                    if written is None:
+                        written = images[table] = {}
+                    written[_image_ref(key)] = (digest, seq)
+            new: Any = loads(e[8]) if e[8] else {}
+            _replay(e[2], action, etype, eid, new)
         except (KeyError, TypeError, ValueError, AttributeError):
-            bad(f"event {e['seq']} ({action} {eid}) does not have the content mes writes")
+            bad(f"event {seq} ({action} {eid}) does not have the content mes writes")
     rows_checked = compare_row_images(store, images, bad)
 
     def close(a: float, b: float, scale: float) -> bool:
@@ -332,7 +375,7 @@ def reconcile_records(store: Any, limit: int = 50) -> dict[str, Any]:
         what = next(iter(extra or missing))
         bad(f"signatures differ from the audit trail: {'unexpected' if extra else 'missing'} "
             f"{what[3]} signature of {what[1]} {what[2]} by {what[0]}")
-    return {"ok": not problems, "events": events, "problems": problems,
+    return {"ok": not problems, "events": count, "problems": problems,
             "checked": {"rows": rows_checked, "materials": len(mats), "lots": len(lots),
                         "units": len(units),
                         "steps": len(step_rows), "edges": len(edges), "signatures": len(rows),

@@ -22,6 +22,7 @@ from mes.domain.audit import verify_chain
 from mes.errors import IntegrityFailure, InvalidInput, NotFound, Refused
 from mes.services.auth import require
 from mes.services.context import Context
+from mes.services.files import create_private
 from mes.store.base import Store
 from mes.store.schema import SCHEMA_VERSION
 from mes.store.sqlite import SqliteStore
@@ -65,6 +66,8 @@ def backup(ctx: Context, dest: Path) -> dict[str, Any]:
         raise Refused(f"{dest} is the live database")
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     try:
+        tmp.unlink(missing_ok=True)  # a crashed run's leftover
+        create_private(tmp)  # 0600 from the first byte; os.replace keeps the mode
         target = sqlite3.connect(tmp, isolation_level=None)
         try:
             store.conn.backup(target, pages=PAGES_PER_STEP)

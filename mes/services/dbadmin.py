@@ -233,6 +233,8 @@ def copy(ctx: Context, source: str, target: str) -> dict[str, Any]:
                                f"{chain.first_bad_seq} ({chain.problem}): nothing copied; "
                                "restore the source from a backup first")
     created = not is_postgres(target) and not Path(target).exists()
+    if created:
+        _create_copy_file(Path(target))
     dst = open_raw(target, create=True)
     try:
         dst.check_version(SCHEMA_VERSION)
@@ -263,6 +265,19 @@ def copy(ctx: Context, source: str, target: str) -> dict[str, Any]:
         raise
     finally:
         dst.close()
+
+
+def _create_copy_file(path: Path) -> None:
+    """The copy holds every record: created 0600 whatever the umask (SQLite gives its WAL
+    and shared-memory files the database's mode)."""
+    from mes.services.files import create_private
+
+    if not path.parent.is_dir():
+        raise NotFound(f"{path.parent}: no such directory")
+    try:
+        create_private(path)
+    except OSError as exc:
+        raise InvalidInput(f"cannot create {path}: {exc.strerror or exc}") from exc
 
 
 def _check_copy(dst: Store, counts: dict[str, int], head: dict[str, Any]) -> dict[str, Any]:

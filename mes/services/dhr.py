@@ -805,7 +805,7 @@ def write_dhr(ctx: Context, lot_id: str, out_dir: Path | None = None, *,
     latest = earlier[-1] if earlier else None
     if not released and not earlier:
         d["record"]["status"] = "draft"
-        return _write_files(d, target, 0, render_dhr_pdf, units_appendix)
+        return _write_draft(ctx, d, target, render_dhr_pdf, units_appendix)
     if latest is not None and latest["content_sha256"] == d["record"]["content_sha256"]:
         pdf = target / _names(latest["version"])[0]
         if _file_sha(pdf) == latest["pdf_sha256"]:
@@ -876,10 +876,36 @@ def dhr_json(d: dict[str, Any]) -> str:
                                for k in keys) + "\n}\n"
 
 
-def _write_files(d: dict[str, Any], target: Path, version: int, render: Callable[..., bytes],
+def _write_draft(ctx: Context, d: dict[str, Any], target: Path, render: Callable[..., bytes],
                  units_appendix: bool) -> dict[str, Any]:
+    """A draft is replaced at each run, and each run's files are records (issue 13 item 4):
+    their sha256 goes into a `dhr.draft` event, so `audit verify --files` checks the
+    draft on disk. The files are placed under the write lock, so the event of the last
+    run names the files that are there."""
+    from mes.services.files import record
+
     files = _render(d, render, units_appendix)
-    return _place(target, _names(version), files, d, version)
+    names = _names(0)
+    lot = d["lot"]["id"]
+    with ctx.store.transaction() as tx:
+        tx.append_audit(username=_reader(ctx), station=ctx.station, action="dhr.draft",
+                        entity_type="lot", entity_id=lot,
+                        new={"record_sha256": d["record"]["sha256"],
+                             "files": [record(ctx.workspace, target / n, data)
+                                       for n, data in zip(names, files, strict=True)]})
+        return _place(target, names, files, d, 0)
+
+
+def _reader(ctx: Context) -> str | None:
+    """Who asked for a draft: anyone may read a DHR, logged in or not."""
+    from mes.errors import NotAuthorised
+
+    if ctx.user is not None:
+        return current_actor(ctx).username  # a wrong password is refused, not ignored
+    try:
+        return current_actor(ctx).username
+    except NotAuthorised:
+        return None
 
 
 def _place(target: Path, names: tuple[str, str, str], files: tuple[bytes, bytes, bytes],
@@ -926,6 +952,10 @@ def _review_record(lot_id: str, sha: str) -> dict[str, str]:
 def review(ctx: Context, lot_id: str) -> dict[str, Any]:
     """Quality reviews the DHR as generated from the records and signs its hash."""
     signer = prepare_signature(ctx, "dhr.review", "reviewed", lot_id)
+    kind, row = resolve(ctx.store, normalise_scan(lot_id))
+    if kind == "lot" and row["status"] not in FINISHED:  # refused before a draft is filed
+        raise Refused(f"lot {row['id']} is {row['status']}: review its DHR once the lot is "
+                      "complete")
     res = write_dhr(ctx, lot_id)
     d = res["dhr"]
     lot, state = d["lot"]["id"], d["state"]

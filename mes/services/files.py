@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,17 @@ def sha256_of(path: Path) -> str:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def create_private(path: Path) -> None:
+    """Create `path` empty and 0600 whatever the umask (a database copy or backup holds
+    every record and the users' password hashes); an existing file raises
+    FileExistsError."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # the umask can only take bits away; this states the mode
+    finally:
+        os.close(fd)
 
 
 def relative(workspace: Path, path: Path) -> str:
@@ -56,12 +68,20 @@ def recorded(store: Store, entity: str, path: str) -> tuple[str, int] | None:
     return found
 
 
-def check(store: Store, workspace: Path, limit: int = 50) -> dict[str, Any]:
-    """Re-hash the latest version of every file the audit trail names."""
-    latest: dict[str, tuple[str, int]] = {}
-    for e in store.audit_rows():
-        for f in _named(e["new"]):
-            latest[str(f["path"])] = (str(f["sha256"]), int(e["seq"]))
+def note_files(latest: dict[str, tuple[str, int]], new: str | None, seq: int) -> None:
+    """Note the files an event names (its `new`), the latest event winning."""
+    for f in _named(new):
+        latest[str(f["path"])] = (str(f["sha256"]), int(seq))
+
+
+def check(store: Store, workspace: Path, limit: int = 50,
+          latest: dict[str, tuple[str, int]] | None = None) -> dict[str, Any]:
+    """Re-hash the latest version of every file the audit trail names (`latest`: noted
+    already, in verify's one pass over the events)."""
+    if latest is None:
+        latest = {}
+        for e in store.audit_rows():
+            note_files(latest, e["new"], e["seq"])
     problems: list[str] = []
     for name, (digest, seq) in sorted(latest.items()):
         path = Path(name) if Path(name).is_absolute() else workspace / name

@@ -52,11 +52,14 @@ def _load_all(ctx: Context, paths: list[Path], store: Store | None
 
 
 def load_files(ctx: Context, paths: list[Path]) -> list[dict[str, Any]]:
-    """Each routing file becomes a new draft version; a catalog updates part master data.
+    """Each routing file becomes a new draft version; a catalog's parts are added, or
+    changed at once, or become drafts for quality (`mes.services.catalog`).
 
     All files are parsed and checked first, then written in one transaction: a bad file
     changes nothing.
     """
+    from mes.services.catalog import load_part
+
     actor = require(ctx, "routing.load")
     loaded = _load_all(ctx, paths, ctx.store)
     # Catalog files first, so a routing may refer to a part defined in the same load.
@@ -67,27 +70,12 @@ def load_files(ctx: Context, paths: list[Path]) -> list[dict[str, Any]]:
         for path, f in loaded:
             if f.kind == "catalog":
                 for part in f.parts:
-                    results.append(_upsert_part(tx, part, actor.username, ctx.station))
+                    results.append(load_part(tx, part, path.name, actor.username,
+                                             ctx.station))
             elif f.routing is not None:
                 results.append(_add_routing_version(tx, f.routing, f.text, f.sha256, path,
                                                     actor.username, ctx.station))
     return results
-
-
-def _upsert_part(tx: Store, part: Part, username: str, station: str | None) -> dict[str, Any]:
-    old = tx.get("parts", part.number)
-    doc = part.to_dict()
-    if old and json.loads(old["doc"]) == doc:
-        return {"part": part.number, "action": "unchanged"}
-    row = {"kind": part.kind, "doc": doc, "updated_at": clock.now_iso()}
-    if old:
-        tx.update("parts", part.number, row)
-    else:
-        tx.insert("parts", {"number": part.number, **row})
-    tx.append_audit(username=username, station=station,
-                    action="part.update" if old else "part.add", entity_type="part",
-                    entity_id=part.number, old=json.loads(old["doc"]) if old else None, new=doc)
-    return {"part": part.number, "action": "updated" if old else "added"}
 
 
 def _add_routing_version(tx: Store, routing: Routing, text: str, sha256: str, path: Path,

@@ -256,6 +256,17 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE users ADD COLUMN sites TEXT",
         "CREATE INDEX steps_site ON steps(site_id)",
     ],
+    # Issue 12: catalog entries are versioned. A change to a field that reaches labels,
+    # the origin decision or quality's release is a draft until quality signs it; `parts`
+    # keeps the values in force (what labels, origin and receiving read).
+    [
+        """CREATE TABLE part_versions (number TEXT NOT NULL, version INTEGER NOT NULL,
+            status TEXT NOT NULL, kind TEXT NOT NULL, doc TEXT NOT NULL, changed TEXT NOT NULL,
+            basis TEXT NOT NULL, source_file TEXT NOT NULL, loaded_by TEXT NOT NULL,
+            loaded_at TEXT NOT NULL, approved_by TEXT, approved_at TEXT,
+            PRIMARY KEY (number, version))""",
+        "CREATE INDEX part_versions_status ON part_versions(status, number)",
+    ],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.

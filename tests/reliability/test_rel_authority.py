@@ -78,6 +78,23 @@ def _draft_version(ws: Workspace, n: int) -> str:
     return out.split()[2].lstrip("v").rstrip(":")
 
 
+def _catalog_draft(ws: Workspace, n: int) -> str:
+    """A cost change of one part loaded by the technician: a catalog draft (issue 12)."""
+    src = (ROUTINGS / "catalog.yaml").read_text(encoding="utf-8")
+    f = ws.path / f"catalog-{n}.yaml"
+    f.write_text(src.replace("unit_cost: 0.015", f"unit_cost: {0.015 + (n + 1) / 1000:.3f}"),
+                 encoding="utf-8")
+    out = ws.ok("routing", "load", f, user="tarik").out
+    line = next(x for x in out.splitlines() if x.startswith("part CAP-100N-0402: draft v"))
+    return line.split()[3].lstrip("v")
+
+
+def _approved_catalog(ws: Workspace, n: int) -> str:
+    version = _catalog_draft(ws, n)
+    ws.ok("catalog", "approve", "CAP-100N-0402", "--version", version, user="youssef")
+    return version
+
+
 # permission -> setup(ws, info, n) -> (argv, extra stdin after the actor's password)
 COMMANDS: dict[str, Setup] = {
     "user.add": lambda ws, i, n: (["user", "add", f"new{n}", "--role", "operator", "--name",
@@ -105,6 +122,8 @@ COMMANDS: dict[str, Setup] = {
     "routing.load": lambda ws, i, n: (["routing", "load", _routing_draft(ws, n)], ""),
     "routing.approve": lambda ws, i, n: (["routing", "approve", ENC, "--version",
                                           _draft_version(ws, n)], ""),
+    "catalog.approve": lambda ws, i, n: (["catalog", "approve", "CAP-100N-0402", "--version",
+                                          _catalog_draft(ws, n)], ""),
     "lot.create": lambda ws, i, n: (["lot", "create", PCBA, "--qty", "2"], ""),
     "lot.hold": lambda ws, i, n: (["lot", "hold", _new_lot(ws)["lot"], "--reason", "check"],
                                   ""),
@@ -404,6 +423,13 @@ STATES: dict[str, dict[str, StateSetup]] = {
         "approved": lambda ws, i, n: ["routing", "approve", ENC, "--version",
                                       _approved_routing(ws, n)],
         "missing": lambda ws, i, n: ["routing", "approve", ENC, "--version", "99"],
+    },
+    "catalog.approve": {
+        "draft": lambda ws, i, n: ["catalog", "approve", "CAP-100N-0402", "--version",
+                                   _catalog_draft(ws, n)],
+        "in force": lambda ws, i, n: ["catalog", "approve", "CAP-100N-0402", "--version",
+                                      _approved_catalog(ws, n)],
+        "missing": lambda ws, i, n: ["catalog", "approve", "CAP-100N-0402@99"],
     },
     "lot.release": {
         "in process": lambda ws, i, n: ["lot", "release", _new_lot(ws)["lot"]],
