@@ -17,6 +17,9 @@ label_app = typer.Typer(help="Print, verify and preview UDI labels.", no_args_is
 
 
 def register(app: typer.Typer) -> None:
+    from mes.cli.label_template import template_app
+
+    label_app.add_typer(template_app, name="template")
     app.add_typer(label_app, name="label")
     app.command("origin")(origin)
 

@@ -219,9 +219,10 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
         if never:
             raise Refused(f"{never[0]} was never labelled: print it without --reprint")
 
-    from mes.render.label_templates import load_template
+    from mes.services.label_templates import for_print
 
-    template = load_template(req.template or DEFAULT_TEMPLATE[kind], template_dirs(ctx))
+    # The approved version of the controlled document, its text re-hashed (issue 17)
+    template, template_sha256 = for_print(store, req.template or DEFAULT_TEMPLATE[kind])
     if template.kind != kind:
         raise InvalidInput(f"template {template.name} is a {template.kind} label; this job needs "
                            f"a {kind} label (e.g. {DEFAULT_TEMPLATE[kind]})", field="template")
@@ -298,6 +299,7 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
                 label_id = tx.insert("labels", {
                     "item_id": item, "lot_id": lot["id"], "template": template.name,
                     "template_version": template.version, "format": req.fmt,
+                    "template_sha256": template_sha256,
                     "element_string": c.udi_hri, "content_sha256": digest, "file": rel,
                     "username": actor.username, "printed_at": printed_at, "reprint": n,
                     "reason": req.reason if req.reprint else None,
@@ -310,6 +312,7 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
                     entity_type="unit" if kind == "unit" else "lot", entity_id=item,
                     new={"label": label_id, "template": template.name,
                          "template_version": template.version, "format": req.fmt,
+                         "template_sha256": template_sha256,
                          "element_string": c.udi_hri, "content_sha256": digest, "file": rel,
                          "reprint": n, "origin_claim": c.origin_claim,
                          "origin_decision": origin["id"] if origin else None,
@@ -329,7 +332,8 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
         raise
     result = {"lot": lot["id"], "file": rel, "path": str(final), "format": req.fmt,
             "template": template.name, "template_version": template.version,
-            "labels": records, "reprint": req.reprint, "reason": req.reason,
+            "template_sha256": template_sha256, "labels": records, "reprint": req.reprint,
+            "reason": req.reason,
             "verified": verified, "origin_claim": claim,
             "origin": None if origin is None else {
                 "decision": origin["id"], "positive": origin["positive"],
