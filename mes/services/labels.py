@@ -57,6 +57,8 @@ class PrintRequest:
     reprint: bool = False
     reason: str | None = None
     printer: str | None = None  # issue 19: a CUPS queue / ipp:// / tcp://host:9100
+    first_article: bool = False  # issue 17: print the first label only, await its approval
+    job: dict[str, Any] | None = None  # the approved first-article job this print finishes
 
 
 def template_dirs(ctx: Context) -> list[Path]:
@@ -205,8 +207,13 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
 
     # already labelled? (reprints are counted per item)
     previous: dict[str, int] = {}
+    from mes.services import first_article as fa
+
+    fa.check_not_awaiting(store, lot["id"], items, req.job)
     for item in items:
-        n = store.scalar("SELECT max(reprint) FROM labels WHERE item_id = ?", (item,))
+        # a label voided (a rejected first article, an unpacked box) no longer counts
+        n = store.scalar("SELECT max(reprint) FROM labels WHERE item_id = ? AND voided_at IS "
+                         "NULL", (item,))
         if n is not None:
             previous[item] = int(n)
     if not req.reprint and previous:
@@ -223,6 +230,15 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
 
     # The approved version of the controlled document, its text re-hashed (issue 17)
     template, template_sha256 = for_print(store, req.template or DEFAULT_TEMPLATE[kind])
+    if req.job is not None and template_sha256 != req.job["template_sha256"]:
+        raise Refused(f"label template {template.name} changed since first-article job "
+                      f"J{req.job['id']} was printed: reject it and start a new job")
+    job_items = list(items)
+    if req.first_article:
+        if req.fmt != "pdf":
+            raise InvalidInput("--first-article needs a PDF (its preview is rendered from it)",
+                               field="format")
+        items = items[:1]
     if template.kind != kind:
         raise InvalidInput(f"template {template.name} is a {template.kind} label; this job needs "
                            f"a {kind} label (e.g. {DEFAULT_TEMPLATE[kind]})", field="template")
@@ -239,6 +255,8 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
     claim = origin is not None and bool(origin["positive"])
     texts = {k: str(cfg.get(f"origin.claim.{k}", "")) for k in ("en", "fr", "ar")}
 
+    first_job: dict[str, Any] | None = None
+    preview: bytes | None = None
     contents: list[LabelContent] = []
     for item in items:
         serial = item if kind == "unit" else None
@@ -260,6 +278,7 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
         from mes.render.label_pdf import render_label_pdf
 
         data = render_label_pdf(contents, template)
+        preview = fa.preview(data, template.dpi) if req.first_article else None
     else:
         from mes.render.label_zpl import render_label_zpl
 
@@ -272,6 +291,7 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
         job = tx.next_counter("label_job")
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
     final = folder / f"{lot['id']}-{stamp}-J{job:06d}.{req.fmt}"
+    preview_file = final.with_suffix(".first-article.png")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=folder)
     tmp = Path(tmp_name)
     renamed = False
@@ -321,11 +341,19 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
                     reason=req.reason if req.reprint else None)
                 records.append({"id": label_id, "item": item, "element_string": c.udi_hri,
                                 "content_sha256": digest, "reprint": n})
+            if req.first_article and preview is not None:
+                first_job = fa.record_job(tx, ctx, actor.username, lot["id"], template,
+                                          template_sha256, job_items, req, records[0]["id"],
+                                          _rel(ctx, preview_file), preview)
+                fa.write_file(preview_file, preview)
             os.replace(tmp, final)  # last step inside the transaction: no record, no file
             renamed = True
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if req.first_article and not renamed:
+            with contextlib.suppress(FileNotFoundError):
+                preview_file.unlink()
         if renamed:
             with contextlib.suppress(FileNotFoundError):
                 final.unlink()
@@ -338,6 +366,7 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
             "origin": None if origin is None else {
                 "decision": origin["id"], "positive": origin["positive"],
                 "local_pct": origin["local_pct"], "threshold_pct": origin["threshold_pct"]},
+            "first_article": first_job if req.first_article else None,
             "note": None if req.fmt == "pdf" else
             "ZPL: no raster verification possible; verify the printed labels with a scanner"}
     if req.printer:  # issue 19: to a real printer, its final state recorded

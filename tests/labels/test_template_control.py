@@ -82,3 +82,44 @@ def test_changed_template_text_is_refused(shop: Workspace) -> None:  # noqa: F81
     r = shop.mes("label", "print", serials[0], user="fatima")
     assert r.code == 7 and "changed after it was approved" in r.err, r
     assert not sql(shop, "SELECT count(*) FROM labels")[0][0]
+
+
+def test_first_article_prints_one_then_the_rest_after_signed_approval(
+        shop: Workspace) -> None:  # noqa: F811
+    lot, serials = build_device(shop, board_cost=20, n=3)
+    d = json.loads(shop.ok("label", "print", lot, "--first-article", "--json",
+                           user="fatima").out)
+    assert [r["item"] for r in d["labels"]] == serials[:1]
+    job = d["first_article"]
+    png = shop.path / job["preview"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # while it awaits, no other job prints its items
+    before = shop.dump()
+    r = shop.mes("label", "print", serials[1], user="fatima")
+    assert r.code == 4 and f"approve-first {job['id']}" in r.err, r
+    assert_unchanged(shop, before)
+    shop.ok("label", "approve-first", str(job["id"]), user="tarik")
+    items = [r[0] for r in sql(shop, "SELECT item_id FROM labels WHERE voided_at IS NULL "
+                                     "ORDER BY id")]
+    assert items == serials
+    row = sql(shop, "SELECT status, decided_by, signature_id, preview_sha256 FROM label_jobs")[0]
+    assert row[:2] == ("approved", "tarik") and row[2]
+    assert row[3] == hashlib.sha256(png.read_bytes()).hexdigest()
+    r = shop.mes("label", "approve-first", str(job["id"]), user="tarik")
+    assert r.code == 4 and "approved, not awaiting" in r.err, r
+
+
+def test_rejected_first_article_voids_its_label(shop: Workspace) -> None:  # noqa: F811
+    lot, serials = build_device(shop, board_cost=20, n=2)
+    job = json.loads(shop.ok("label", "print", lot, "--first-article", "--json",
+                             user="fatima").out)["first_article"]
+    r = shop.mes("label", "reject-first", str(job["id"]), user="fatima")
+    assert r.code == 5 and "--reason" in r.err, r
+    shop.ok("label", "reject-first", str(job["id"]), "--reason", "smudged", user="fatima")
+    voided = sql(shop, "SELECT item_id, void_reason FROM labels WHERE voided_at IS NOT NULL")
+    assert voided == [(serials[0], "first article rejected: smudged")]
+    listed = json.loads(shop.ok("label", "jobs", lot, "--json", user="fatima").out)
+    assert listed[0]["status"] == "rejected" and listed[0]["reason"] == "smudged"
+    # the job can be printed again from the start
+    d = json.loads(shop.ok("label", "print", lot, "--json", user="fatima").out)
+    assert [r["item"] for r in d["labels"]] == serials
