@@ -170,6 +170,36 @@ def _udi(part: Part, lot: dict[str, Any], serial: str | None, mfg: date,
     return udi
 
 
+def market_content(part: Part, template: Template) -> dict[str, Any]:
+    """The label fields of the part's catalog `labeling:` (issue 17). A part for the EU
+    market is refused without its notified body, authorised representative and importer,
+    or with a template that has no place for them."""
+    lab = part.labeling
+    if lab is None:
+        return {}
+    if "EU" in lab.markets:
+        missing = [k for k in ("notified_body", "authorised_rep", "importer")
+                   if not getattr(lab, k)]
+        if missing:
+            raise Refused(f"part {part.number} is for the EU market but its catalog has no "
+                          f"labeling.eu.{missing[0]}: add it (`mes routing load` the catalog) "
+                          "before printing")
+        from mes.render.label_templates import EU_FIELDS
+
+        absent = [f for f in EU_FIELDS if template.box(f) is None]
+        if absent:
+            raise Refused(f"part {part.number} is for the EU market but template "
+                          f"{template.name} has no '{absent[0]}' box: use a template with the "
+                          "CE mark, EU representative and importer (e.g. udi-100x80)")
+    eu = "EU" in lab.markets
+    return {"texts": {lang: (name, text) for lang, name, text in lab.texts},
+            "consult_ifu": lab.consult_ifu, "temp_min_c": lab.temp_min_c,
+            "temp_max_c": lab.temp_max_c, "keep_dry": lab.keep_dry,
+            "notified_body": lab.notified_body if eu else None,
+            "authorised_rep": lab.authorised_rep if eu else None,
+            "importer": lab.importer if eu else None}
+
+
 def content_sha256(c: LabelContent) -> str:
     """Hash of everything the page says: UDI data and every printed text."""
     doc = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(c).items()}
@@ -254,6 +284,7 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
         origin = decision_for_label(store, lot["id"], cfg)
     claim = origin is not None and bool(origin["positive"])
     texts = {k: str(cfg.get(f"origin.claim.{k}", "")) for k in ("en", "fr", "ar")}
+    market = market_content(part, template)
 
     first_job: dict[str, Any] | None = None
     preview: bytes | None = None
@@ -271,8 +302,10 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
             mfg_date=mfg, lot=lot["id"], udi_hri=udi.hri(), udi_data=udi.data(),
             expiry=udi.expiry, serial=serial, quantity=count,
             origin_claim=claim, origin_texts=texts,
-            country_code=str(cfg.get("origin.country", "MA")),
-            template_version=template.version, is_reprint=req.reprint))
+            # 5.1.11: where it was made (the lot's site, where its origin-conferring
+            # operation ran), printed claim or not; the claim texts need the decision
+            country_code=str(the_site.get("country") or cfg.get("origin.country", "MA")),
+            template_version=template.version, is_reprint=req.reprint, **market))
 
     if req.fmt == "pdf":
         from mes.render.label_pdf import render_label_pdf
