@@ -75,13 +75,13 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mes.domain.model import (
-    Labeling,
     NON_CONFERRING_ACTIVITIES,
     Activity,
     BomLine,
     DataSpec,
     DataType,
     FlashSpec,
+    Labeling,
     MoldingSpec,
     Operation,
     PackLevel,
