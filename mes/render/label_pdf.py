@@ -21,6 +21,7 @@ from mes.render.label_templates import (
     LINE_FACTOR,
     LOGICAL,
     PT_PER_MM,
+    STORAGE_GAP,
     SYMBOL_ONLY,
     Box,
     Template,
@@ -174,7 +175,7 @@ class _Page:
                 sym.temperature(self, x, box.y, box.h, c.temp_min_c, c.temp_max_c)
             else:
                 sym.keep_dry(self, x, box.y, box.h)
-            x += sym.symbol_width(kind, box.h) + box.h * 0.25
+            x += sym.symbol_width(kind, box.h) + box.h * STORAGE_GAP
 
     def datamatrix(self, box: Box, data: str) -> None:
         marks, _ = datamatrix_marks(data)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mes.render.label_templates import PT_PER_MM, celsius
+from mes.render.label_templates import PT_PER_MM, STORAGE_WIDTH, celsius
 
-WIDTH = {"ifu": 1.0, "temperature": 2.2, "keep_dry": 1.0}  # x box height
+WIDTH = STORAGE_WIDTH
 
 
 def symbol_width(kind: str, h: float) -> float:

@@ -180,6 +180,11 @@ def symbol_width_mm(symbol: str | None, h: float) -> float:
     return h * (1.15 if symbol in ("manufacturer", "mfg", "country", "importer") else 0.75)
 
 
+# width of each storage/IFU symbol, x the box height; gap between them
+STORAGE_WIDTH = {"ifu": 1.0, "temperature": 2.2, "keep_dry": 1.0}
+STORAGE_GAP = 0.25
+
+
 def storage_symbols(c: LabelContent) -> list[str]:
     """The ISO 15223-1 symbols the catalog asks for, in print order."""
     out = ["ifu"] if c.consult_ifu else []
@@ -464,6 +469,11 @@ def _check_geometry(t: Template, p: list[Problem]) -> None:
         if need > min(dm.w, dm.h) + 1e-6:
             bad(dm, "datamatrix", f"the largest symbol ({n}x{n} modules, {need:.1f} mm with "
                                   f"quiet zone) does not fit a {dm.w}x{dm.h} mm box")
+    sym = t.box("symbols")
+    need = sym.h * (sum(STORAGE_WIDTH.values()) + STORAGE_GAP * 2) if sym else 0.0
+    if sym is not None and need > sym.w + 1e-6:
+        bad(sym, "symbols", f"the IFU, temperature and keep-dry symbols need {need:.1f} mm "
+                            f"at {sym.h:g} mm high; the box is {sym.w:g} mm wide")
     content = worst_case_content(t)
     for b in t.boxes:
         if b.field in ("datamatrix", *SYMBOL_ONLY, *DRAWN_ONLY):
