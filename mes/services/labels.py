@@ -263,6 +263,9 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
     if req.job is not None and template_sha256 != req.job["template_sha256"]:
         raise Refused(f"label template {template.name} changed since first-article job "
                       f"J{req.job['id']} was printed: reject it and start a new job")
+    if req.fmt == "zpl" and any(template.box(f) for f in ("symbols", "ce", "importer")):
+        raise InvalidInput(f"template {template.name} has ISO 15223-1 / CE symbols the ZPL "
+                           "renderer does not draw: print it as PDF", field="format")
     job_items = list(items)
     if req.first_article:
         if req.fmt != "pdf":
