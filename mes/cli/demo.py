@@ -330,7 +330,7 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
               *data_args(routing["DEV-OXI-100"][20]), user="fatima", show=first)
     d.mes("origin", dev_lot, user="youssef")
     # first article: one label and its preview, approved (signed) before the rest prints
-    first = d.json("label", "print", dev_lot, "--template", "udi-100x80", "--first-article",
+    first = d.json("label", "print", dev_lot, "--template", "udi-100x50", "--first-article",
                    user="fatima")["first_article"]
     d.mes("label", "approve-first", first["id"], user="karim")
     d.mes("step", "complete", dev_lot, "--op", 30, "--station", "LBL-1",
