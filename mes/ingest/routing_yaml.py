@@ -1164,7 +1164,31 @@ def routing_to_yaml_dict(routing: Routing) -> dict[str, Any]:
 
 
 def catalog_to_yaml_dict(parts: list[Part]) -> dict[str, Any]:
-    return {"parts": [_non_defaults(p) for p in parts]}
+    return {"parts": [_part_to_dict(p) for p in parts]}
+
+
+def _part_to_dict(p: Part) -> dict[str, Any]:
+    d = _non_defaults(p, skip=("labeling",))
+    lab = p.labeling
+    if lab is not None:  # the file's shape, not the model's (issue 17)
+        out: dict[str, Any] = {}
+        if lab.texts:
+            out["text"] = {la: {"name": n, **({"text": t} if t else {})}
+                           for la, n, t in lab.texts}
+        if lab.consult_ifu:
+            out["consult_ifu"] = True
+        storage = {k: v for k, v in (("min_c", lab.temp_min_c), ("max_c", lab.temp_max_c),
+                                     ("keep_dry", lab.keep_dry or None)) if v is not None}
+        if storage:
+            out["storage"] = storage
+        if lab.markets:
+            out["markets"] = list(lab.markets)
+        eu = {k: getattr(lab, k) for k in ("notified_body", "authorised_rep", "importer")
+              if getattr(lab, k)}
+        if eu:
+            out["eu"] = eu
+        d["labeling"] = out
+    return d
 
 
 def dump_yaml(doc: dict[str, Any]) -> str:
