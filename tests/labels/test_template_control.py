@@ -123,3 +123,15 @@ def test_rejected_first_article_voids_its_label(shop: Workspace) -> None:  # noq
     # the job can be printed again from the start
     d = json.loads(shop.ok("label", "print", lot, "--json", user="fatima").out)
     assert [r["item"] for r in d["labels"]] == serials
+
+
+def test_list_and_segregation_of_duties(shop: Workspace, tmp_path: Path) -> None:  # noqa: F811
+    listed = json.loads(shop.ok("label", "template", "list", "--json", user="fatima").out)
+    assert {(r["name"], r["status"]) for r in listed} >= {("udi-100x50", "approved"),
+                                                          ("udi-100x80", "approved")}
+    shop.ok("label", "template", "load", _template(tmp_path, 3), user="youssef")
+    before = shop.dump()
+    r = shop.mes("label", "template", "approve", "udi-100x50", "--version", "3", user="youssef")
+    assert r.code == 6 and "segregation of duties" in r.err, r
+    gone, new = conftest.changed_rows(before, shop.dump())
+    assert not gone and len(new) == 1 and "auth.denied" in new[0], new
