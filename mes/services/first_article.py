@@ -66,7 +66,8 @@ def record_job(tx: Store, ctx: Context, username: str, lot_id: str, template: Te
                preview_rel: str, png: bytes) -> dict[str, Any]:
     digest = hashlib.sha256(png).hexdigest()
     request = {"template": template.name, "origin_claim": req.origin_claim,
-               "verify": req.verify, "printer": req.printer,
+               "verify": req.verify, "printer": req.printer, "reprint": req.reprint,
+               "reason": req.reason,
                "out_dir": str(req.out_dir) if req.out_dir else None}
     row = {"lot_id": lot_id, "template": template.name, "template_version": template.version,
            "template_sha256": template_sha256, "items": items, "request": request,
@@ -108,7 +109,8 @@ def approve(ctx: Context, job_id: str) -> dict[str, Any]:
         req = PrintRequest(targets=rest, template=r["template"],
                            out_dir=Path(r["out_dir"]) if r["out_dir"] else None,
                            origin_claim=r["origin_claim"], verify=r["verify"],
-                           printer=r["printer"], job=job)
+                           printer=r["printer"], reprint=bool(r.get("reprint")),
+                           reason=r.get("reason"), job=job)
         result = print_labels(ctx, req)
     _decide(ctx, signer, job, "approved", None)
     return {"job": job["id"], "status": "approved", "lot": job["lot_id"],

@@ -170,6 +170,15 @@ def _udi(part: Part, lot: dict[str, Any], serial: str | None, mfg: date,
     return udi
 
 
+def manufacture_country(store: Store, lot: dict[str, Any]) -> str | None:
+    """The country of the site of the lot's origin-conferring operation (issue 17)."""
+    from mes.store.label_templates import conferring_country
+
+    routing = routing_version(store, lot["part"], lot["routing_version"])
+    return conferring_country(store, lot["id"],
+                              [o.op for o in routing.operations if o.origin_conferring])
+
+
 def market_content(part: Part, template: Template) -> dict[str, Any]:
     """The label fields of the part's catalog `labeling:` (issue 17). A part for the EU
     market is refused without its notified body, authorised representative and importer,
@@ -288,6 +297,8 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
     claim = origin is not None and bool(origin["positive"])
     texts = {k: str(cfg.get(f"origin.claim.{k}", "")) for k in ("en", "fr", "ar")}
     market = market_content(part, template)
+    made_in = manufacture_country(store, lot) or str(
+        the_site.get("country") or cfg.get("origin.country", "MA"))
 
     first_job: dict[str, Any] | None = None
     preview: bytes | None = None
@@ -305,9 +316,9 @@ def print_labels(ctx: Context, req: PrintRequest) -> dict[str, Any]:
             mfg_date=mfg, lot=lot["id"], udi_hri=udi.hri(), udi_data=udi.data(),
             expiry=udi.expiry, serial=serial, quantity=count,
             origin_claim=claim, origin_texts=texts,
-            # 5.1.11: where it was made (the lot's site, where its origin-conferring
-            # operation ran), printed claim or not; the claim texts need the decision
-            country_code=str(the_site.get("country") or cfg.get("origin.country", "MA")),
+            # 5.1.11: where it was made, printed claim or not; the claim texts need the
+            # positive decision
+            country_code=made_in,
             template_version=template.version, is_reprint=req.reprint, **market))
 
     if req.fmt == "pdf":

@@ -69,3 +69,15 @@ def decide_job(tx: Store, job_id: int, changes: dict[str, Any]) -> bool:
 
 def jobs_of_lot(store: Store, lot_id: str) -> list[Row]:
     return store.find("label_jobs", {"lot_id": lot_id}, order="id")
+
+
+def conferring_country(store: Store, lot_id: str, ops: list[int]) -> str | None:
+    """The country of the site where the lot's origin-conferring operation last passed."""
+    if not ops:
+        return None
+    marks = ", ".join("?" for _ in ops)
+    row = store.one("SELECT s.country FROM steps x JOIN stations st ON st.id = x.station_id "
+                    "JOIN sites s ON s.id = st.site_id WHERE x.lot_id = ? AND x.status = "
+                    f"'passed' AND x.op IN ({marks}) ORDER BY x.id DESC LIMIT 1",
+                    (lot_id, *ops))
+    return None if row is None else str(row["country"])

@@ -135,3 +135,13 @@ def test_list_and_segregation_of_duties(shop: Workspace, tmp_path: Path) -> None
     assert r.code == 6 and "segregation of duties" in r.err, r
     gone, new = conftest.changed_rows(before, shop.dump())
     assert not gone and len(new) == 1 and "auth.denied" in new[0], new
+
+
+def test_first_article_of_a_reprint_job(shop: Workspace) -> None:  # noqa: F811
+    lot, serials = build_device(shop, board_cost=20, n=2)
+    shop.ok("label", "print", lot, user="fatima")
+    job = json.loads(shop.ok("label", "print", lot, "--reprint", "--reason", "ribbon",
+                             "--first-article", "--json", user="fatima").out)["first_article"]
+    shop.ok("label", "approve-first", str(job["id"]), user="tarik")
+    rows = sql(shop, "SELECT item_id, reprint, reason FROM labels ORDER BY id")
+    assert rows[2:] == [(serials[0], 1, "ribbon"), (serials[1], 1, "ribbon")]
