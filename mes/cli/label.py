@@ -161,7 +161,9 @@ def verify(tctx: typer.Context, file: Path,
 @label_app.command("templates")
 def templates(tctx: typer.Context,
               json_: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """The label templates (packaged, and overrides in the workspace's labels/)."""
+    """The label template files (packaged, and overrides in the workspace's labels/).
+
+    What prints is the approved controlled version: `mes label template list`."""
     from mes.services.labels import templates as list_
 
     listing(list_(context(tctx)), ["name", "version", "kind", "stock", "dpi", "module_mm",
