@@ -27,6 +27,7 @@ from tests.postgres.server import PgServer, pg_server, pg_url  # noqa: F401 (fix
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTINGS = ROOT / "routings"
+LABELS = ROOT / "labels"  # the plant's label templates (controlled documents, issue 17)
 PASSWORDS = {"amina": "admin-pass-1", "fatima": "fatima-pass-1", "youssef": "youssef-pass-1",
              "tarik": "tarik-pass-1", "omar": "omar-pass-1"}
 # Station types of the example routings and one station of each.
@@ -230,6 +231,16 @@ def equip_plant(ws: Workspace, operators: tuple[str, ...] = ("fatima", "tarik"))
         if line.startswith("routing ") and line.endswith(": draft"):
             part, version = line.split()[1], line.split()[2].rstrip(":").lstrip("v")
             ws.ok("routing", "approve", part, "--version", version, user="youssef")
+    approve_label_templates(ws)
+
+
+def approve_label_templates(ws: Workspace) -> None:
+    """The plant's label templates loaded (technician) and approved (quality, signed)."""
+    out = ws.ok("label", "template", "load", *sorted(LABELS.glob("*.yaml")), user="tarik").out
+    for line in out.splitlines():
+        if ": draft" in line:
+            name, version = line.split()[2], line.split()[3].rstrip(":").lstrip("v")
+            ws.ok("label", "template", "approve", name, "--version", version, user="youssef")
 
 
 @pytest.fixture

@@ -201,6 +201,8 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
     # Tables are captured, not printed to a terminal: give them room to stay legible.
     os.environ.setdefault("COLUMNS", "150")
     routings_dir = Path(__file__).resolve().parents[2] / "routings"
+    # The packaged copies of the plant's labels/ (a test keeps them identical).
+    labels_dir_src = Path(__file__).resolve().parents[1] / "data" / "labels"
     if not routings_dir.is_dir():
         routings_dir = Path.cwd() / "routings"
 
@@ -230,6 +232,13 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
         if line.startswith("routing ") and line.endswith("draft"):
             part, version = line.split()[1], line.split()[2].strip("v:")
             d.mes("routing", "approve", part, "--version", version, user="youssef")
+    d.section("2b. Label templates: controlled documents, loaded as drafts, approved (signed)")
+    loaded = d.mes("label", "template", "load", *sorted(labels_dir_src.glob("*.yaml")),
+                   user="tarik", show=False)
+    for line in loaded.splitlines():
+        if ": draft" in line:
+            name, version = line.split()[2], line.split()[3].strip("v:")
+            d.mes("label", "template", "approve", name, "--version", version, user="youssef")
     routing = {p: {o["op"]: o for o in d.json("routing", "show", p)["operations"]}
                for p in ("PCBA-OXI-100", "ENC-OXI-100", "DEV-OXI-100")}
 
@@ -320,7 +329,10 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
         d.mes("step", "complete", device, "--op", 20, "--station", "FT-1",
               *data_args(routing["DEV-OXI-100"][20]), user="fatima", show=first)
     d.mes("origin", dev_lot, user="youssef")
-    d.mes("label", "print", dev_lot, "--template", "udi-100x50", user="fatima")
+    # first article: one label and its preview, approved (signed) before the rest prints
+    first = d.json("label", "print", dev_lot, "--template", "udi-100x50", "--first-article",
+                   user="fatima")["first_article"]
+    d.mes("label", "approve-first", first["id"], user="karim")
     d.mes("step", "complete", dev_lot, "--op", 30, "--station", "LBL-1",
           *data_args(routing["DEV-OXI-100"][30]), user="fatima")
     d.mes("step", "complete", dev_lot, "--op", 40, "--station", "PACK-1",

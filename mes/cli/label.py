@@ -17,6 +17,9 @@ label_app = typer.Typer(help="Print, verify and preview UDI labels.", no_args_is
 
 
 def register(app: typer.Typer) -> None:
+    from mes.cli.label_template import template_app
+
+    label_app.add_typer(template_app, name="template")
     app.add_typer(label_app, name="label")
     app.command("origin")(origin)
 
@@ -43,6 +46,9 @@ def print_(
     printer: Annotated[str | None, typer.Option(
         help="also send to this printer: a CUPS queue, ipp://host:port/printers/QUEUE, or "
         "tcp://host:9100 (ZPL); waits for the job's final state")] = None,
+    first_article: Annotated[bool, typer.Option(
+        "--first-article", help="print the first label only and write its PNG preview; the "
+        "rest prints after `mes label approve-first JOB`")] = False,
     json_: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Print labels for units (or a lot label), verify the file, record every label."""
@@ -51,10 +57,13 @@ def print_(
     req = PrintRequest(targets=targets, template=template, out_dir=out,
                        fmt=format_.lower(), origin_claim=not no_origin_claim,
                        verify=not no_verify, reprint=reprint, reason=reason,
-                       printer=printer)
+                       printer=printer, first_article=first_article)
     with progress("labels") as on_progress:  # a batch of thousands takes minutes
         d = print_labels(context(tctx), req, on_progress)
+    show(d, json_, _print_result)
 
+
+def _print_result(d: dict[str, Any]) -> None:
     def human(d: dict[str, Any]) -> None:
         what = "REPRINT " if d["reprint"] else ""
         say(f"OK {what}{len(d['labels'])} label(s) {d['template']} v{d['template_version']} "
@@ -74,7 +83,51 @@ def print_(
                 f"% >= {o['threshold_pct']:g} %)")
         else:
             say("  no origin claim on these labels")
+        fa = d.get("first_article")
+        if fa:
+            say(f"  FIRST ARTICLE job J{fa['id']}: 1 of {fa['items']} label(s) printed; look at "
+                f"it and its preview {fa['preview']}, then `mes label approve-first {fa['id']}`"
+                f" or `mes label reject-first {fa['id']} --reason …`")
+    human(d)
+
+
+@label_app.command("approve-first")
+def approve_first(tctx: typer.Context, job: str,
+                  json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Approve a job's first-article label (signed); the rest of the job prints."""
+    from mes.services.first_article import approve
+
+    d = approve(context(tctx), job)
+
+    def human(d: dict[str, Any]) -> None:
+        say(f"first article of job J{d['job']} approved (signed)")
+        if d["printed"]:
+            _print_result(d["printed"])
     show(d, json_, human)
+
+
+@label_app.command("reject-first")
+def reject_first(tctx: typer.Context, job: str,
+                 reason: Annotated[str | None, typer.Option(help="what is wrong")] = None,
+                 json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Reject a job's first-article label (signed): it is voided, nothing more prints."""
+    from mes.services.first_article import reject
+
+    d = reject(context(tctx), job, reason)
+    show(d, json_, lambda d: say(f"first article of job J{d['job']} rejected (signed): its "
+                                 "label is voided; fix the cause and print the job again"))
+
+
+@label_app.command("jobs")
+def jobs(tctx: typer.Context, lot: str,
+         json_: Annotated[bool, typer.Option("--json")] = False,
+         csv_: Annotated[bool, typer.Option("--csv")] = False) -> None:
+    """First-article label jobs of a lot and their decisions."""
+    from mes.services.first_article import jobs as list_jobs
+
+    listing(list_jobs(context(tctx), lot), ["id", "template", "status", "items", "first_label",
+                                            "preview", "created_by", "decided_by", "reason"],
+            as_json=json_, as_csv=csv_, title=f"label jobs of {lot}")
 
 
 @label_app.command("verify")
@@ -109,7 +162,9 @@ def verify(tctx: typer.Context, file: Path,
 @label_app.command("templates")
 def templates(tctx: typer.Context,
               json_: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """The label templates (packaged, and overrides in the workspace's labels/)."""
+    """The label template files (packaged, and overrides in the workspace's labels/).
+
+    What prints is the approved controlled version: `mes label template list`."""
     from mes.services.labels import templates as list_
 
     listing(list_(context(tctx)), ["name", "version", "kind", "stock", "dpi", "module_mm",

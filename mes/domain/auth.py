@@ -61,6 +61,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "unpack": frozenset({"technician", "quality"}),
     "epcis.export": frozenset({"quality", "admin"}),
     "label.print": frozenset({"operator", "technician", "quality"}),
+    # Issue 17: label templates are controlled documents, loaded as drafts, approved by
+    # quality (signed, not by who loaded them); a print job's first article is approved
+    # or rejected (signed) by someone on the line before the rest prints.
+    "label.template_load": frozenset({"technician", "quality", "admin"}),
+    "label.template_approve": frozenset({"quality"}),
+    "label.first_article": frozenset({"operator", "technician", "quality"}),
     # Deciding origin is quality's, signed; a label print pins the decision it relies on.
     "origin.decide": frozenset({"quality"}),
     "recall": frozenset({"quality"}),
@@ -105,6 +111,9 @@ ACTION_WORDS: dict[str, str] = {
     "station.impact_hold": "hold a station's calibration impact",
     "tool.add": "register tools", "tool.maintain": "record tool maintenance",
     "material.moisture": "record moisture events of reels",
+    "label.template_load": "load label templates",
+    "label.template_approve": "approve label templates",
+    "label.first_article": "approve or reject a first-article label",
 }
 
 

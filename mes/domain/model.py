@@ -29,6 +29,25 @@ class PackLevel:
 
 
 @dataclass(frozen=True)
+class Labeling:
+    """What a device's label says for its markets (issue 17): name and key text per language
+    (en/fr/ar), ISO 15223-1 symbols from catalog data, and the EU market's CE content."""
+
+    texts: tuple[tuple[str, str, str], ...] = ()  # (language, device name, key text)
+    consult_ifu: bool = False  # 5.4.3
+    temp_min_c: float | None = None  # 5.3.7 temperature limits
+    temp_max_c: float | None = None
+    keep_dry: bool = False  # 5.3.4
+    markets: tuple[str, ...] = ()  # e.g. ("MA", "EU")
+    notified_body: str | None = None  # CE 1234 (EU)
+    authorised_rep: str | None = None  # 5.1.2 EU authorised representative: name, address
+    importer: str | None = None  # 5.1.8 importer into the EU: name, address
+
+    def text(self, lang: str) -> tuple[str, str] | None:
+        return next(((n, t) for la, n, t in self.texts if la == lang), None)
+
+
+@dataclass(frozen=True)
 class Part:
     number: str
     name: str
@@ -45,15 +64,22 @@ class Part:
     msl: str | None = None  # moisture sensitivity level (J-STD-033), e.g. "3"
     description: str | None = None
     packaging: tuple[PackLevel, ...] = ()  # innermost first; devices only
+    labeling: Labeling | None = None  # devices: market content of the label (issue 17)
 
     def to_dict(self) -> dict[str, Any]:
-        """As stored (JSON): lists, and no `packaging` key when there is none, so a part
-        stored before packaging levels existed compares equal."""
+        """As stored (JSON): lists, and no `packaging` / `labeling` key when there is none,
+        so a part stored before they existed compares equal."""
         d = asdict(self)
         if self.packaging:
             d["packaging"] = list(d["packaging"])
         else:
             del d["packaging"]
+        if self.labeling is None:
+            del d["labeling"]
+        else:
+            d["labeling"] = {k: [list(x) for x in v] if k == "texts" else
+                             list(v) if isinstance(v, tuple) else v
+                             for k, v in d["labeling"].items()}
         return d
 
 
@@ -175,4 +201,8 @@ def _data_spec(s: dict[str, Any]) -> DataSpec:
 
 def part_from_dict(d: dict[str, Any]) -> Part:
     levels = tuple(PackLevel(**p) for p in d.get("packaging") or ())
-    return Part(**{**d, "packaging": levels})
+    lab = d.get("labeling")
+    labeling = None if lab is None else Labeling(**{
+        **lab, "texts": tuple(tuple(t) for t in lab.get("texts", ())),
+        "markets": tuple(lab.get("markets", ()))})
+    return Part(**{**d, "packaging": levels, "labeling": labeling})

@@ -84,6 +84,7 @@ from mes.domain.model import (
     DataSpec,
     DataType,
     FlashSpec,
+    Labeling,
     MoldingSpec,
     Operation,
     PackLevel,
@@ -672,6 +673,9 @@ def _part(ch: _Checker, node: Node, path: str) -> Part | None:
     if "serial_prefix" in v and v.get("serialized") is not True:
         ch.report(rec.at("serial_prefix"), rec.sub("serial_prefix"),
                   "serial_prefix without serialized: true: add it, or remove the prefix")
+    if "labeling" in v and kind is not None and kind != "device":
+        ch.report(rec.at("labeling"), rec.sub("labeling"),
+                  f"labeling is for devices, not a {kind}")
     if "packaging" in v:
         v["packaging"] = _values(v["packaging"])
         if kind is not None and kind != "device":
@@ -722,6 +726,53 @@ def _msl(ch: _Checker, node: Node, path: str) -> str | None:
     return value
 
 
+# Issue 17: what the device's label says for its markets.
+_LANG_TEXT = _Schema("label text", {"name": _text, "text": _text}, required=("name",))
+LABEL_LANGUAGES = ("en", "fr", "ar")
+
+
+def _lang_text(ch: _Checker, node: Node, path: str) -> tuple[str, str] | None:
+    rec = ch.record(node, path, _LANG_TEXT)
+    if rec is None or not rec.complete:
+        return None
+    return rec.values["name"], rec.values.get("text", "")
+
+
+_TEXTS = _Schema("label texts", dict.fromkeys(LABEL_LANGUAGES, _lang_text))
+_STORAGE = _Schema("storage", {"min_c": _number(lo=-273.15), "max_c": _number(lo=-273.15),
+                               "keep_dry": _boolean})
+_EU = _Schema("EU market", {
+    "notified_body": _matching(re.compile(r"\d{4}"), "the notified body's 4-digit number"),
+    "authorised_rep": _text, "importer": _text})
+_LABELING = _Schema("labeling", {
+    "text": lambda ch, n, p: ch.record(n, p, _TEXTS),
+    "consult_ifu": _boolean,
+    "storage": lambda ch, n, p: ch.record(n, p, _STORAGE),
+    "markets": _list_of(_matching(re.compile(r"[A-Z]{2}"), "a market code such as MA or EU")),
+    "eu": lambda ch, n, p: ch.record(n, p, _EU),
+})
+
+
+def _labeling(ch: _Checker, node: Node, path: str) -> Labeling | None:
+    rec = ch.record(node, path, _LABELING)
+    if rec is None:
+        return None
+    v = rec.values
+    texts = v["text"].values if "text" in v else {}
+    storage = v["storage"].values if "storage" in v else {}
+    eu = v["eu"].values if "eu" in v else {}
+    lo, hi = storage.get("min_c"), storage.get("max_c")
+    if lo is not None and hi is not None and lo >= hi:
+        ch.report(rec.at("storage"), rec.sub("storage"),
+                  f"min_c {lo:g} must be below max_c {hi:g}")
+    return Labeling(
+        texts=tuple((lang, *texts[lang]) for lang in LABEL_LANGUAGES if lang in texts),
+        consult_ifu=bool(v.get("consult_ifu", False)), temp_min_c=lo, temp_max_c=hi,
+        keep_dry=bool(storage.get("keep_dry", False)),
+        markets=_values(v.get("markets")), notified_body=eu.get("notified_body"),
+        authorised_rep=eu.get("authorised_rep"), importer=eu.get("importer"))
+
+
 _PART = _Schema("part", {
     "number": _ident,
     "name": _text,
@@ -740,6 +791,7 @@ _PART = _Schema("part", {
     # issue 19: box of N units, case of M boxes, pallet… (innermost first)
     "packaging": _list_of(_pack_level, key=lambda p: p.level, key_field="level",
                           what="packaging level"),
+    "labeling": _labeling,
 }, required=("number", "name", "kind"))
 
 _parts_list = _list_of(_part, key=lambda p: p.number, key_field="number", what="part number")
@@ -1117,7 +1169,31 @@ def routing_to_yaml_dict(routing: Routing) -> dict[str, Any]:
 
 
 def catalog_to_yaml_dict(parts: list[Part]) -> dict[str, Any]:
-    return {"parts": [_non_defaults(p) for p in parts]}
+    return {"parts": [_part_to_dict(p) for p in parts]}
+
+
+def _part_to_dict(p: Part) -> dict[str, Any]:
+    d = _non_defaults(p, skip=("labeling",))
+    lab = p.labeling
+    if lab is not None:  # the file's shape, not the model's (issue 17)
+        out: dict[str, Any] = {}
+        if lab.texts:
+            out["text"] = {la: {"name": n, **({"text": t} if t else {})}
+                           for la, n, t in lab.texts}
+        if lab.consult_ifu:
+            out["consult_ifu"] = True
+        storage = {k: v for k, v in (("min_c", lab.temp_min_c), ("max_c", lab.temp_max_c),
+                                     ("keep_dry", lab.keep_dry or None)) if v is not None}
+        if storage:
+            out["storage"] = storage
+        if lab.markets:
+            out["markets"] = list(lab.markets)
+        eu = {k: getattr(lab, k) for k in ("notified_body", "authorised_rep", "importer")
+              if getattr(lab, k)}
+        if eu:
+            out["eu"] = eu
+        d["labeling"] = out
+    return d
 
 
 def dump_yaml(doc: dict[str, Any]) -> str:

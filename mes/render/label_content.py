@@ -26,3 +26,12 @@ class LabelContent:
     country_code: str = "MA"
     template_version: int = 1
     is_reprint: bool = False
+    # issue 17: content fit for the market, from the part's catalog `labeling:`
+    texts: dict[str, tuple[str, str]] = field(default_factory=dict)  # lang -> (name, text)
+    consult_ifu: bool = False  # ISO 15223-1 5.4.3
+    temp_min_c: float | None = None  # 5.3.7
+    temp_max_c: float | None = None
+    keep_dry: bool = False  # 5.3.4
+    notified_body: str | None = None  # CE mark with the notified body's number (EU)
+    authorised_rep: str | None = None  # 5.1.2
+    importer: str | None = None  # 5.1.8

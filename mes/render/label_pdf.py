@@ -20,14 +20,18 @@ from mes.render.label_templates import (
     FONT,
     FONT_BOLD,
     LINE_FACTOR,
+    LOGICAL,
     PT_PER_MM,
+    STORAGE_GAP,
     SYMBOL_ONLY,
     Box,
     Template,
     box_lines,
     check_content,
     datamatrix_marks,
+    is_arabic_drawn,
     register_fonts,
+    storage_symbols,
     symbol_height_mm,
     symbol_width_mm,
     text_width_mm,
@@ -80,10 +84,38 @@ class _Page:
 
     def text(self, s: str, x: float, baseline_y: float, size: float, bold: bool = False,
              anchor: str = "left") -> None:
-        self.c.setFont(FONT_BOLD if bold else FONT, size)
+        font = FONT_BOLD if bold else FONT
+        self.c.setFont(font, size)
         draw = {"left": self.c.drawString, "center": self.c.drawCentredString,
                 "right": self.c.drawRightString}[anchor]
         draw(self.px(x), self.py(baseline_y), s)
+        if is_arabic_drawn(s):
+            self._logical_layer(s, x, baseline_y, size, font, anchor)
+
+    def _logical_layer(self, s: str, x: float, baseline_y: float, size: float, font: str,
+                       anchor: str) -> None:
+        """Arabic is drawn as joined letter forms in visual order; text extractors (pypdf)
+        give those presentation forms back. An invisible copy in base letters over the same
+        spot (render mode 3) makes the logical text searchable: extractors put visual
+        right-to-left runs back in logical order, so the copy is written in visual order."""
+        from bidi import get_display
+
+        logical = LOGICAL.get(s)
+        if logical is None:
+            return
+        hidden = str(get_display(logical))
+        width = text_width_mm(s, size, font == FONT_BOLD)
+        left = {"left": x, "center": x - width / 2, "right": x - width}[anchor]
+        self.c.saveState()  # the render mode outlives the text object: keep it local
+        t = self.c.beginText(self.px(left), self.py(baseline_y))
+        t.setTextRenderMode(3)
+        t.setFont(font, size)
+        hidden_w = text_width_mm(hidden, size, font == FONT_BOLD)
+        if hidden_w > 0:  # the same extent as the drawn run, so a selection covers both
+            t.setHorizScale(100 * width / hidden_w)
+        t.textOut(hidden)
+        self.c.drawText(t)
+        self.c.restoreState()
 
     # ---- ISO 15223-1 symbols ----------------------------------------------------------------
 
@@ -99,7 +131,15 @@ class _Page:
         w = symbol_width_mm(kind, h)
         self.c.setLineWidth(max(0.15, h * 0.05) * PT_PER_MM)
         self.c.setLineJoin(1)
-        if kind.isupper():  # REF, LOT, SN, MD, UDI: letters in a rectangle
+        if kind == "CE":
+            from mes.render.label_symbols import ce_mark
+
+            ce_mark(self, x, y + h * 0.1, h * 0.8)
+        elif kind == "importer":
+            from mes.render.label_symbols import importer
+
+            importer(self, x, y + h * 0.05, w, h * 0.9)
+        elif kind.isupper():  # REF, LOT, SN, MD, UDI, EC REP: letters in a rectangle
             inset = h * 0.06
             self.c.rect(self.px(x + inset), self.py(y + h - inset), (w - 2 * inset) * PT_PER_MM,
                         (h - 2 * inset) * PT_PER_MM, stroke=1, fill=0)
@@ -124,6 +164,20 @@ class _Page:
 
     # ---- boxes ------------------------------------------------------------------------------
 
+    def storage(self, box: Box, c: LabelContent) -> None:
+        """IFU, temperature limits, keep dry: the symbols the catalog asks for, in a row."""
+        from mes.render import label_symbols as sym
+
+        x = box.x
+        for kind in storage_symbols(c):
+            if kind == "ifu":
+                sym.ifu(self, x, box.y, box.h)
+            elif kind == "temperature":
+                sym.temperature(self, x, box.y, box.h, c.temp_min_c, c.temp_max_c)
+            else:
+                sym.keep_dry(self, x, box.y, box.h)
+            x += sym.symbol_width(kind, box.h) + box.h * STORAGE_GAP
+
     def datamatrix(self, box: Box, data: str) -> None:
         marks, _ = datamatrix_marks(data)
         m = self.t.module_mm
@@ -140,8 +194,13 @@ class _Page:
                  lines: list[tuple[str, bool]] | None = None) -> None:
         kind = FIELDS.get(box.field)
         lines = box_lines(box, content, self.t) if lines is None else lines
+        if not lines and box.field == "origin" and content.country_code:
+            # 5.1.11 states where the device was made, claim or not (issue 17)
+            sh = symbol_height_mm(box)
+            self.symbol("country", box.x, box.y + (box.h - sh) / 2, sh, content.country_code)
+            return
         if not lines:
-            return  # e.g. no origin claim: neither the text nor the country symbol
+            return
         tx = box.x
         if kind is not None:
             sh = symbol_height_mm(box)
@@ -154,9 +213,11 @@ class _Page:
         for i, (s, bold) in enumerate(lines):
             base = top + (i + 0.5) * lh + size * 0.33 / PT_PER_MM
             if box.field == "origin" and s != content.origin_texts.get("en") and \
-                    any("\ufe70" <= ch <= "\ufeff" for ch in s):
+                    is_arabic_drawn(s):
                 # Arabic reads right-to-left: align it to the right edge of the block
                 self.text(s, tx + widest, base, size, bold, "right")
+            elif box.field == "text_ar":
+                self.text(s, box.x + box.w, base, size, bold, "right")
             elif box.field == "footer" and s.endswith("REPRINT"):
                 head = s.removesuffix("REPRINT").rstrip()
                 self.text(head, tx, base, size)
@@ -170,6 +231,9 @@ class _Page:
         for i, box in enumerate(self.t.boxes):
             if box.field == "datamatrix":
                 self.datamatrix(box, content.udi_data)
+                continue
+            if box.field == "symbols":
+                self.storage(box, content)
                 continue
             if box.field in SYMBOL_ONLY:
                 key: tuple[Any, ...] = (i, box.field)

@@ -36,6 +36,8 @@ MIN_MODULE_MM, MAX_MODULE_MM = 0.254, 0.990  # GS1 healthcare X-dimension range
 DEFAULT_LIMITS = {
     "product_name": 40, "ref": 20, "lot": 20, "serial": 20, "fw_version": 20,
     "manufacturer_name": 40, "manufacturer_address": 80, "quantity_digits": 6,
+    # issue 17: device name and key text per language, the EU representative and importer
+    "label_name": 40, "label_text": 120, "eu_party": 80,
 }
 KINDS = ("unit", "shipper")
 # field -> ISO 15223-1 symbol drawn before the text (None: plain text)
@@ -44,8 +46,15 @@ FIELDS: dict[str, str | None] = {
     "mfg_date": "mfg", "expiry": "use_by", "manufacturer": "manufacturer",
     "origin": "country", "quantity": None, "hri": None, "footer": None,
     "md": "MD", "udi": "UDI", "datamatrix": None,
+    # issue 17: the device's name and key text in English, French, Arabic; ISO 15223-1
+    # symbols from the catalog (consult IFU 5.4.3, temperature limits 5.3.7, keep dry
+    # 5.3.4); the EU market's CE mark with the notified body, 5.1.2 and 5.1.8
+    "text_en": None, "text_fr": None, "text_ar": None, "symbols": None,
+    "ce": "CE", "eu_rep": "EC REP", "importer": "importer",
 }
 SYMBOL_ONLY = frozenset({"md", "udi"})
+DRAWN_ONLY = frozenset({"symbols"})  # symbols drawn from the content, no text lines
+EU_FIELDS = ("ce", "eu_rep", "importer")
 REQUIRED = {"unit": {"datamatrix", "hri", "lot", "serial", "udi"},
             "shipper": {"datamatrix", "hri", "lot", "quantity", "udi"}}
 
@@ -107,6 +116,10 @@ def text_width_mm(text: str, size: float, bold: bool = False) -> float:
     return pdfmetrics.stringWidth(text, FONT_BOLD if bold else FONT, size) / PT_PER_MM
 
 
+# drawn (visual) Arabic line -> its logical text, for the PDF's text layer (issue 17)
+LOGICAL: dict[str, str] = {}
+
+
 @lru_cache(maxsize=4096)  # pure; the origin claim is reshaped once per batch, not per label
 def visual(text: str) -> str:
     """Arabic for drawing: joined letter forms (reshaper), then right-to-left order (bidi)."""
@@ -115,7 +128,13 @@ def visual(text: str) -> str:
     import arabic_reshaper
     from bidi import get_display
 
-    return str(get_display(arabic_reshaper.reshape(text)))
+    drawn = str(get_display(arabic_reshaper.reshape(text)))
+    LOGICAL[drawn] = text
+    return drawn
+
+
+def is_arabic_drawn(s: str) -> bool:
+    return any("\ufb50" <= ch <= "\ufeff" for ch in s)
 
 
 def wrap(text: str, width_mm: float, size: float, bold: bool = False) -> list[str]:
@@ -154,9 +173,30 @@ def symbol_width_mm(symbol: str | None, h: float) -> float:
     """Width of the ISO symbol drawn in a box of height h (0 when the field has none)."""
     if symbol is None:
         return 0.0
-    if symbol.isupper():  # boxed letters: REF, LOT, SN, MD, UDI
+    if symbol == "CE":
+        return h * 1.45
+    if symbol.isupper():  # boxed letters: REF, LOT, SN, MD, UDI, EC REP
         return max(h * 1.25, text_width_mm(symbol, h * PT_PER_MM * 0.55, True) + h * 0.45)
-    return h * (1.15 if symbol in ("manufacturer", "mfg", "country") else 0.75)
+    return h * (1.15 if symbol in ("manufacturer", "mfg", "country", "importer") else 0.75)
+
+
+# width of each storage/IFU symbol, x the box height; gap between them
+STORAGE_WIDTH = {"ifu": 1.0, "temperature": 2.2, "keep_dry": 1.0}
+STORAGE_GAP = 0.25
+
+
+def storage_symbols(c: LabelContent) -> list[str]:
+    """The ISO 15223-1 symbols the catalog asks for, in print order."""
+    out = ["ifu"] if c.consult_ifu else []
+    if c.temp_min_c is not None or c.temp_max_c is not None:
+        out.append("temperature")
+    if c.keep_dry:
+        out.append("keep_dry")
+    return out
+
+
+def celsius(v: float | None) -> str:
+    return "" if v is None else f"{v:g} °C"
 
 
 def symbol_height_mm(box: Box) -> float:
@@ -186,6 +226,18 @@ def box_lines(box: Box, c: LabelContent, t: Template) -> list[tuple[str, bool]]:
         return [(visual(" · ".join(texts)), False)]
     if f == "hri":
         return [(s, False) for s in hri_lines(c.udi_hri, box.w, size)]
+    if f.startswith("text_"):
+        name_text = c.texts.get(f.removeprefix("text_"))
+        if name_text is None:
+            return []
+        name = [(visual(s), True) for s in wrap(name_text[0], width, size, True)]
+        rest = wrap(name_text[1], width, size) if name_text[1] else []
+        return name + [(visual(s), False) for s in rest]
+    if f == "ce":
+        return [(c.notified_body, True)] if c.notified_body else []
+    if f in ("eu_rep", "importer"):
+        party = c.authorised_rep if f == "eu_rep" else c.importer
+        return [(s, False) for s in wrap(party or "", width, size)]
     if f == "footer":
         reprint = "   REPRINT" if c.is_reprint else ""
         return [(f"{t.name} v{c.template_version}{reprint}", False)]
@@ -209,11 +261,15 @@ def check_content(c: LabelContent, t: Template) -> None:
         ("product_name", c.product_name), ("ref", c.ref), ("lot", c.lot),
         ("serial", c.serial), ("manufacturer_name", c.manufacturer_name),
         ("manufacturer_address", c.manufacturer_address),
+        *((f"label_name ({lang})", nt[0]) for lang, nt in c.texts.items()),
+        *((f"label_text ({lang})", nt[1]) for lang, nt in c.texts.items()),
+        ("eu_party", c.authorised_rep), ("eu_party", c.importer),
     ):
-        if value is not None and len(value) > lim.get(name, DEFAULT_LIMITS[name]):
+        key = name.split(" ")[0]
+        if value is not None and len(value) > lim.get(key, DEFAULT_LIMITS[key]):
             raise InvalidInput(
-                f"{name} {value!r} is longer than the {lim[name]} characters template "
-                f"{t.name} is laid out for: use a larger label", field=name)
+                f"{name} {value!r} is longer than the {lim[key]} characters template "
+                f"{t.name} is laid out for: use a larger label", field=key)
     if c.quantity is not None and len(str(c.quantity)) > lim["quantity_digits"]:
         raise InvalidInput(f"quantity {c.quantity} too large for {t.name}", field="quantity")
     fw = parse_element_string(c.udi_data).get("8012")
@@ -277,6 +333,10 @@ def worst_case_content(t: Template) -> LabelContent:
         serial=udi.serial, udi_hri=udi.hri(), udi_data=format_data(udi.elements()),
         quantity=udi.count, origin_claim=True, origin_texts=dict(ORIGIN_TEXTS_MA),
         template_version=99, is_reprint=True,
+        texts={lang: (free(lim["label_name"]), free(lim["label_text"]))
+               for lang in ("en", "fr", "ar")},
+        consult_ifu=True, temp_min_c=-20, temp_max_c=40, keep_dry=True, notified_body="9999",
+        authorised_rep=free(lim["eu_party"]), importer=free(lim["eu_party"]),
     )
 
 
@@ -409,9 +469,14 @@ def _check_geometry(t: Template, p: list[Problem]) -> None:
         if need > min(dm.w, dm.h) + 1e-6:
             bad(dm, "datamatrix", f"the largest symbol ({n}x{n} modules, {need:.1f} mm with "
                                   f"quiet zone) does not fit a {dm.w}x{dm.h} mm box")
+    sym = t.box("symbols")
+    need = sym.h * (sum(STORAGE_WIDTH.values()) + STORAGE_GAP * 2) if sym else 0.0
+    if sym is not None and need > sym.w + 1e-6:
+        bad(sym, "symbols", f"the IFU, temperature and keep-dry symbols need {need:.1f} mm "
+                            f"at {sym.h:g} mm high; the box is {sym.w:g} mm wide")
     content = worst_case_content(t)
     for b in t.boxes:
-        if b.field in ("datamatrix", *SYMBOL_ONLY):
+        if b.field in ("datamatrix", *SYMBOL_ONLY, *DRAWN_ONLY):
             continue
         lines = box_lines(b, content, t)
         area = text_area_mm(b)

@@ -59,6 +59,8 @@ class PrintRequest:
     reprint: bool = False
     reason: str | None = None
     printer: str | None = None  # issue 19: a CUPS queue / ipp:// / tcp://host:9100
+    first_article: bool = False  # issue 17: print the first label only, await its approval
+    job: dict[str, Any] | None = None  # the approved first-article job this print finishes
 
 
 def template_dirs(ctx: Context) -> list[Path]:
@@ -171,6 +173,45 @@ def _udi(part: Part, lot: dict[str, Any], serial: str | None, mfg: date,
     return udi
 
 
+def manufacture_country(store: Store, lot: dict[str, Any]) -> str | None:
+    """The country of the site of the lot's origin-conferring operation (issue 17)."""
+    from mes.store.label_templates import conferring_country
+
+    routing = routing_version(store, lot["part"], lot["routing_version"])
+    return conferring_country(store, lot["id"],
+                              [o.op for o in routing.operations if o.origin_conferring])
+
+
+def market_content(part: Part, template: Template) -> dict[str, Any]:
+    """The label fields of the part's catalog `labeling:` (issue 17). A part for the EU
+    market is refused without its notified body, authorised representative and importer,
+    or with a template that has no place for them."""
+    lab = part.labeling
+    if lab is None:
+        return {}
+    if "EU" in lab.markets:
+        missing = [k for k in ("notified_body", "authorised_rep", "importer")
+                   if not getattr(lab, k)]
+        if missing:
+            raise Refused(f"part {part.number} is for the EU market but its catalog has no "
+                          f"labeling.eu.{missing[0]}: add it (`mes routing load` the catalog) "
+                          "before printing")
+        from mes.render.label_templates import EU_FIELDS
+
+        absent = [f for f in EU_FIELDS if template.box(f) is None]
+        if absent:
+            raise Refused(f"part {part.number} is for the EU market but template "
+                          f"{template.name} has no '{absent[0]}' box: use a template with the "
+                          "CE mark, EU representative and importer (e.g. udi-100x80)")
+    eu = "EU" in lab.markets
+    return {"texts": {lang: (name, text) for lang, name, text in lab.texts},
+            "consult_ifu": lab.consult_ifu, "temp_min_c": lab.temp_min_c,
+            "temp_max_c": lab.temp_max_c, "keep_dry": lab.keep_dry,
+            "notified_body": lab.notified_body if eu else None,
+            "authorised_rep": lab.authorised_rep if eu else None,
+            "importer": lab.importer if eu else None}
+
+
 def content_sha256(c: LabelContent) -> str:
     """Hash of everything the page says: UDI data and every printed text."""
     doc = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(c).items()}
@@ -216,8 +257,13 @@ def print_labels(ctx: Context, req: PrintRequest, on_progress: Progress | None =
 
     # already labelled? (reprints are counted per item)
     previous: dict[str, int] = {}
+    from mes.services import first_article as fa
+
+    fa.check_not_awaiting(store, lot["id"], items, req.job)
     for item in items:
-        n = store.scalar("SELECT max(reprint) FROM labels WHERE item_id = ?", (item,))
+        # a label voided (a rejected first article, an unpacked box) no longer counts
+        n = store.scalar("SELECT max(reprint) FROM labels WHERE item_id = ? AND voided_at IS "
+                         "NULL", (item,))
         if n is not None:
             previous[item] = int(n)
     if not req.reprint and previous:
@@ -230,9 +276,22 @@ def print_labels(ctx: Context, req: PrintRequest, on_progress: Progress | None =
         if never:
             raise Refused(f"{never[0]} was never labelled: print it without --reprint")
 
-    from mes.render.label_templates import load_template
+    from mes.services.label_templates import for_print
 
-    template = load_template(req.template or DEFAULT_TEMPLATE[kind], template_dirs(ctx))
+    # The approved version of the controlled document, its text re-hashed (issue 17)
+    template, template_sha256 = for_print(store, req.template or DEFAULT_TEMPLATE[kind])
+    if req.job is not None and template_sha256 != req.job["template_sha256"]:
+        raise Refused(f"label template {template.name} changed since first-article job "
+                      f"J{req.job['id']} was printed: reject it and start a new job")
+    if req.fmt == "zpl" and any(template.box(f) for f in ("symbols", "ce", "importer")):
+        raise InvalidInput(f"template {template.name} has ISO 15223-1 / CE symbols the ZPL "
+                           "renderer does not draw: print it as PDF", field="format")
+    job_items = list(items)
+    if req.first_article:
+        if req.fmt != "pdf":
+            raise InvalidInput("--first-article needs a PDF (its preview is rendered from it)",
+                               field="format")
+        items = items[:1]
     if template.kind != kind:
         raise InvalidInput(f"template {template.name} is a {template.kind} label; this job needs "
                            f"a {kind} label (e.g. {DEFAULT_TEMPLATE[kind]})", field="template")
@@ -248,7 +307,12 @@ def print_labels(ctx: Context, req: PrintRequest, on_progress: Progress | None =
         origin = decision_for_label(store, lot["id"], cfg)
     claim = origin is not None and bool(origin["positive"])
     texts = {k: str(cfg.get(f"origin.claim.{k}", "")) for k in ("en", "fr", "ar")}
+    market = market_content(part, template)
+    made_in = manufacture_country(store, lot) or str(
+        the_site.get("country") or cfg.get("origin.country", "MA"))
 
+    first_job: dict[str, Any] | None = None
+    preview: bytes | None = None
     contents: list[LabelContent] = []
     for item in items:
         serial = item if kind == "unit" else None
@@ -263,8 +327,10 @@ def print_labels(ctx: Context, req: PrintRequest, on_progress: Progress | None =
             mfg_date=mfg, lot=lot["id"], udi_hri=udi.hri(), udi_data=udi.data(),
             expiry=udi.expiry, serial=serial, quantity=count,
             origin_claim=claim, origin_texts=texts,
-            country_code=str(cfg.get("origin.country", "MA")),
-            template_version=template.version, is_reprint=req.reprint))
+            # 5.1.11: where it was made, printed claim or not; the claim texts need the
+            # positive decision
+            country_code=made_in,
+            template_version=template.version, is_reprint=req.reprint, **market))
 
     if req.fmt == "pdf":
         from mes.render.label_pdf import render_label_pdf
@@ -272,6 +338,7 @@ def print_labels(ctx: Context, req: PrintRequest, on_progress: Progress | None =
         total = len(contents)
         data = render_label_pdf(contents, template, on_page=(
             lambda n: on_progress("draw", n, total)) if on_progress else None)
+        preview = fa.preview(data, template.dpi) if req.first_article else None
     else:
         from mes.render.label_zpl import render_label_zpl
 
@@ -284,6 +351,7 @@ def print_labels(ctx: Context, req: PrintRequest, on_progress: Progress | None =
         job = tx.next_counter("label_job")
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
     final = folder / f"{lot['id']}-{stamp}-J{job:06d}.{req.fmt}"
+    preview_file = final.with_suffix(".first-article.png")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=folder)
     tmp = Path(tmp_name)
     renamed = False
@@ -314,6 +382,7 @@ def print_labels(ctx: Context, req: PrintRequest, on_progress: Progress | None =
                 label_id = tx.insert("labels", {
                     "item_id": item, "lot_id": lot["id"], "template": template.name,
                     "template_version": template.version, "format": req.fmt,
+                    "template_sha256": template_sha256,
                     "element_string": c.udi_hri, "content_sha256": digest, "file": rel,
                     "username": actor.username, "printed_at": printed_at, "reprint": n,
                     "reason": req.reason if req.reprint else None,
@@ -327,6 +396,7 @@ def print_labels(ctx: Context, req: PrintRequest, on_progress: Progress | None =
                     entity_type="unit" if kind == "unit" else "lot", entity_id=item,
                     new={"label": label_id, "template": template.name,
                          "template_version": template.version, "format": req.fmt,
+                         "template_sha256": template_sha256,
                          "element_string": c.udi_hri, "content_sha256": digest, "file": rel,
                          "reprint": n, "origin_claim": c.origin_claim,
                          "origin_decision": origin["id"] if origin else None,
@@ -335,22 +405,32 @@ def print_labels(ctx: Context, req: PrintRequest, on_progress: Progress | None =
                     reason=req.reason if req.reprint else None)
                 records.append({"id": label_id, "item": item, "element_string": c.udi_hri,
                                 "content_sha256": digest, "reprint": n})
+            if req.first_article and preview is not None:
+                first_job = fa.record_job(tx, ctx, actor.username, lot["id"], template,
+                                          template_sha256, job_items, req, records[0]["id"],
+                                          _rel(ctx, preview_file), preview)
+                fa.write_file(preview_file, preview)
             os.replace(tmp, final)  # last step inside the transaction: no record, no file
             renamed = True
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if req.first_article and not renamed:
+            with contextlib.suppress(FileNotFoundError):
+                preview_file.unlink()
         if renamed:
             with contextlib.suppress(FileNotFoundError):
                 final.unlink()
         raise
     result = {"lot": lot["id"], "file": rel, "path": str(final), "format": req.fmt,
             "template": template.name, "template_version": template.version,
-            "labels": records, "reprint": req.reprint, "reason": req.reason,
+            "template_sha256": template_sha256, "labels": records, "reprint": req.reprint,
+            "reason": req.reason,
             "verified": verified, "origin_claim": claim,
             "origin": None if origin is None else {
                 "decision": origin["id"], "positive": origin["positive"],
                 "local_pct": origin["local_pct"], "threshold_pct": origin["threshold_pct"]},
+            "first_article": first_job if req.first_article else None,
             "note": None if req.fmt == "pdf" else
             "ZPL: no raster verification possible; verify the printed labels with a scanner"}
     if req.printer:  # issue 19: to a real printer, its final state recorded

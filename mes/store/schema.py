@@ -267,6 +267,24 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (number, version))""",
         "CREATE INDEX part_versions_status ON part_versions(status, number)",
     ],
+    # Issue 17: label templates as controlled documents (loaded as drafts, approved by a
+    # signature over their sha256); every label records the template's hash; a print job
+    # can stop after its first label for a person to approve the rendered preview.
+    [
+        """CREATE TABLE label_templates (name TEXT NOT NULL, version INTEGER NOT NULL,
+            kind TEXT NOT NULL, status TEXT NOT NULL, source_text TEXT NOT NULL,
+            source_file TEXT NOT NULL, sha256 TEXT NOT NULL, loaded_by TEXT NOT NULL,
+            loaded_at TEXT NOT NULL, approved_by TEXT, approved_at TEXT,
+            PRIMARY KEY (name, version))""",
+        "ALTER TABLE labels ADD COLUMN template_sha256 TEXT",
+        """CREATE TABLE label_jobs (id {pk}, lot_id TEXT NOT NULL, template TEXT NOT NULL,
+            template_version INTEGER NOT NULL, template_sha256 TEXT NOT NULL,
+            items TEXT NOT NULL, request TEXT NOT NULL, status TEXT NOT NULL,
+            first_label INTEGER, preview TEXT, preview_sha256 TEXT, created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL, decided_by TEXT, decided_at TEXT, reason TEXT,
+            signature_id INTEGER)""",
+        "CREATE INDEX label_jobs_lot ON label_jobs(lot_id)",
+    ],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.

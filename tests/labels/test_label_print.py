@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import conftest
 from tests.conftest import Workspace, sql
 
 pypdf = pytest.importorskip("pypdf")
@@ -119,6 +120,7 @@ def shop(workspace: Workspace, tmp_path: Path) -> Workspace:
         if line.startswith("routing ") and line.endswith(": draft"):
             part, version = line.split()[1], line.split()[2].rstrip(":").lstrip("v")
             ws.ok("routing", "approve", part, "--version", version, user="youssef")
+    conftest.approve_label_templates(ws)
     return ws
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Workspace, assert_unchanged
+from tests.conftest import Workspace, approve_label_templates, assert_unchanged
 from tests.labels import test_label_print as lp
 
 pytest.importorskip("zxingcpp")
@@ -31,6 +31,7 @@ def dev(workspace: Workspace, tmp_path: Path) -> tuple[Workspace, str, list[str]
         if line.startswith("routing ") and line.endswith(": draft"):
             part, version = line.split()[1], line.split()[2].rstrip(":").lstrip("v")
             ws.ok("routing", "approve", part, "--version", version, user="youssef")
+    approve_label_templates(ws)
     lot, serials = lp.build_device(ws, board_cost=20)
     roll = lp.receive(ws, "LBL-T", 100, "MA", 0.2)
     return ws, lot, serials, roll

@@ -20,7 +20,7 @@ import pytest
 
 from mes.domain.auth import PERMISSIONS, ROLES
 from mes.ingest.euromap63 import synthetic_report, write_report
-from tests.conftest import PASSWORDS, ROUTINGS, Workspace, run_cli, sql
+from tests.conftest import PASSWORDS, ROOT, ROUTINGS, Workspace, run_cli, sql
 from tests.reliability.conftest import PCBA, step_args
 
 ENC = "ENC-OXI-100"
@@ -30,7 +30,7 @@ NO_COMMAND = {"user.deactivate"}
 # Allowed cells whose success needs a finished device lot (labels, packing): for these the
 # test asserts the authority check passed (not exit 6, no auth.denied) and the state rule
 # that refuses next (this exit code: 4 refused, 3 no such container) changed nothing.
-PASSES_AUTH_ONLY = {"label.print": 4, "pack": 4, "unpack": 3}
+PASSES_AUTH_ONLY = {"label.print": 4, "pack": 4, "unpack": 3, "label.first_article": 3}
 
 Setup = Callable[[Workspace, dict[str, Any], int], tuple[list[str], str]]
 
@@ -71,6 +71,18 @@ def _routing_draft(ws: Workspace, n: int) -> str:
     f = ws.path / f"enc-{n}.yaml"
     f.write_text(src.replace("Clear PC enclosure", f"Clear PC enclosure rev {n}"))
     return str(f)
+
+
+def _template_draft(ws: Workspace, n: int) -> str:
+    src = (ROOT / "labels" / "udi-50x25.yaml").read_text(encoding="utf-8")
+    f = ws.path / f"udi-50x25-{n}.yaml"
+    f.write_text(src.replace("version: 1", f"version: {10 + n}"), encoding="utf-8")
+    return str(f)
+
+
+def _template_draft_version(ws: Workspace, n: int) -> str:
+    ws.ok("label", "template", "load", _template_draft(ws, n), user="tarik")
+    return str(10 + n)
 
 
 def _draft_version(ws: Workspace, n: int) -> str:
@@ -120,6 +132,12 @@ COMMANDS: dict[str, Setup] = {
                                    "100"], ""),
     "tool.maintain": lambda ws, i, n: (["tool", "maintain", "M-ENC-01", "--note", "clean"], ""),
     "routing.load": lambda ws, i, n: (["routing", "load", _routing_draft(ws, n)], ""),
+    "label.template_load": lambda ws, i, n: (["label", "template", "load",
+                                              _template_draft(ws, n)], ""),
+    "label.template_approve": lambda ws, i, n: (["label", "template", "approve", "udi-50x25",
+                                                 "--version", _template_draft_version(ws, n)],
+                                                ""),
+    "label.first_article": lambda ws, i, n: (["label", "approve-first", "J999"], ""),
     "routing.approve": lambda ws, i, n: (["routing", "approve", ENC, "--version",
                                           _draft_version(ws, n)], ""),
     "catalog.approve": lambda ws, i, n: (["catalog", "approve", "CAP-100N-0402", "--version",
