@@ -33,6 +33,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tool.add": frozenset({"admin", "technician"}),
     "tool.maintain": frozenset({"technician"}),
     "routing.load": frozenset({"technician", "quality", "admin"}),
+    # Work instructions and training (issue 18): authored by a technician or quality,
+    # approved by quality (signed); a trainer (technician or quality) signs a training.
+    "instruction.load": frozenset({"technician", "quality"}),
+    "instruction.approve": frozenset({"quality"}),
+    "training.record": frozenset({"technician", "quality"}),
     "routing.approve": frozenset({"quality"}),
     "lot.create": frozenset({"operator", "technician", "quality"}),
     "lot.hold": frozenset({"quality"}),
@@ -100,6 +105,9 @@ ACTION_WORDS: dict[str, str] = {
     "station.impact_hold": "hold a station's calibration impact",
     "tool.add": "register tools", "tool.maintain": "record tool maintenance",
     "material.moisture": "record moisture events of reels",
+    "instruction.load": "load work instructions",
+    "instruction.approve": "approve work instructions",
+    "training.record": "record training",
 }
 
 
