@@ -16,7 +16,7 @@ def check_station(store: Store, station_id: str) -> None:
 
 def check_training(store: Store, username: str, t: Any) -> dict[str, Any] | None:
     """The work instruction in force for the op, and the operator's training on it."""
-    return training.check_at_op(store, username, t)
+    return training.check_at_op(store, username, t.lot["part"], t.op)
 
 
 def check_tools(tx: Store, t: Any, values: dict[str, Any], extra: dict[str, Any]

@@ -376,7 +376,19 @@ class StationLoop:
         op = self._operation(item, state.op) if state.op is not None else self._next_op(item)
         self._check_order(item, op)
         self._scanned_op = (item, state.op, op)
-        return f"{what} {lot['part']}: op {op.op} {op.name}"
+        return f"{what} {lot['part']}: op {op.op} {op.name}{self._instruction(lot, op)}"
+
+    def _instruction(self, lot: dict[str, Any], op: Any) -> str:
+        """The work instruction in force for the op (issue 18), checked against the
+        operator's training at the scan; the step checks it again in its transaction."""
+        from mes.services.training import check_at_op
+
+        assert self.actor is not None
+        wi = check_at_op(self.ctx.store, self.actor.username, lot["part"], op)
+        if wi is None:
+            return ""
+        note = f" ({wi['note']})" if wi["note"] else ""
+        return f"; instruction {wi['doc']} rev {wi['revision']}{note}"
 
     def _operation(self, item: str, op_no: int) -> Any:
         from mes.services.steps import load_target

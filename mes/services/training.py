@@ -80,10 +80,9 @@ def list_trainings(ctx: Context, doc: str) -> list[dict[str, Any]]:
             for t in records.trainings_on(store, doc)]
 
 
-def check_at_op(tx: Store, username: str, t: Any) -> dict[str, Any] | None:
+def check_at_op(tx: Store, username: str, part: str, op: Any) -> dict[str, Any] | None:
     """Step interlock: the instruction in force for the op and the operator's training on
     it. Returns {doc, revision, note} to record on the step (None: the op has none)."""
-    part, op = t.lot["part"], t.op
     wi = instructions.in_force(tx, part, op.op)
     if wi is None:
         return None
