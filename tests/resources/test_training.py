@@ -116,7 +116,7 @@ def test_a_new_revision_makes_training_stale_with_a_configurable_grace(
     in_force(plant, "B")
     assert json.loads(plant.ok("wi", "show", DOC, "--revision", "A", "--json").out)[
         "status"] == "superseded"
-    lot, (sn, _) = new_lot(plant)
+    _lot, (sn, _) = new_lot(plant)
     before = plant.dump()
     r = plant.mes(*complete_args(plant, sn, 10), user="fatima")
     assert r.code == 4 and f"follows {DOC} rev B" in r.err and "rev A only" in r.err, r
