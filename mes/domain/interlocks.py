@@ -199,14 +199,14 @@ class InstructionInForce:
     doc: str
     revision: str
     approved_at: datetime
-    previous: tuple[str, ...] = ()  # revisions of the document approved before this one
+    previous: tuple[str, ...] = ()  # revisions approved before this one, oldest first
 
 
 def check_trained(username: str, wi: InstructionInForce, trained: set[str], op: Operation,
                   now: datetime, grace_days: float) -> str | None:
-    """The operator must be trained on the revision in force; a training on an earlier
-    approved revision still counts for `grace_days` after the new one was approved.
-    Returns a note while the grace period carries the operator, else None."""
+    """The operator must be trained on the revision in force; a training on the revision it
+    replaced still counts for `grace_days` after the new one was approved (an older one
+    never does). Returns a note while the grace period carries the operator, else None."""
     if wi.revision in trained:
         return None
     doc_rev = f"{wi.doc} rev {wi.revision}"
@@ -215,7 +215,7 @@ def check_trained(username: str, wi: InstructionInForce, trained: set[str], op: 
             f"{wi.doc} --revision {wi.revision}`)")
     if earlier:
         until = wi.approved_at + timedelta(days=grace_days)
-        if now < until:
+        if earlier[-1] == wi.previous[-1] and now < until:
             return (f"{username} is trained on {wi.doc} rev {earlier[-1]}, not yet on rev "
                     f"{wi.revision}: retrain before {until.date().isoformat()}")
         raise Refused(f"op {op.op} ({op.name}) follows {doc_rev} (approved "

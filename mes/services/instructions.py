@@ -207,9 +207,10 @@ def in_force(store: Store, part: str, op: int) -> InstructionInForce | None:
     row = records.approved_for_op(store, part, op)
     if row is None:
         return None
-    earlier = [r["revision"] for r in records.revisions(store, row["doc_id"])
-               if r["status"] == "superseded" and r["approved_at"]
-               and r["approved_at"] < row["approved_at"]]
+    earlier = [r["revision"] for r in sorted(
+        (r for r in records.revisions(store, row["doc_id"]) if r["status"] == "superseded"
+         and r["approved_at"] and r["approved_at"] < row["approved_at"]),
+        key=lambda r: r["approved_at"])]
     return InstructionInForce(row["doc_id"], row["revision"],
                               datetime.fromisoformat(row["approved_at"]), tuple(earlier))
 

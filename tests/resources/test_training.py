@@ -264,3 +264,16 @@ def test_the_station_loop_shows_the_instruction_and_refuses_the_untrained(plant:
     plant.ok("training", "record", "fatima", DOC, "--revision", "A", user="youssef")
     r = plant.mes("station", "run", "PRN-1", stdin=f"{sn}\n")
     assert f"op 10 Solder paste print; instruction {DOC} rev A" in r.out, r
+
+
+def test_the_grace_covers_only_the_revision_just_replaced(plant: Workspace) -> None:
+    plant.ok("config", "set", "training.grace_days", "30", user="amina")
+    in_force(plant, "A")
+    plant.ok("training", "record", "fatima", DOC, "--revision", "A", user="youssef")
+    load_paste(plant)
+    in_force(plant, "B")
+    assert print_step(plant)[1].code == 0  # trained on A, B just approved: in grace
+    in_force(plant, "C")
+    sn, r = print_step(plant)
+    assert r.code == 4 and "rev A only, which is no longer current" in r.err, r
+    assert sql(plant, "SELECT count(*) FROM steps WHERE serial = ?", (sn,)) == [(0,)]
