@@ -341,12 +341,14 @@ class StationLoop:
             return Reply("OK", f"{action.arg} queued for consumption ({len(state.consume)} "
                                "queued)")
         if action.kind == "op":
+            wi = ""
             if state.op is not None and self.state.item is not None:
                 op = self._operation(self.state.item, state.op)  # NotFound if none
                 self._check_order(self.state.item, op)
+                wi = self._instruction(self._holders(self.state.item)[0], op)
             self.state = state
             due = "" if state.op is not None else ": the next op due"
-            return Reply("OK", f"op {state.op if state.op is not None else 'AUTO'}{due}")
+            return Reply("OK", f"op {state.op if state.op is not None else 'AUTO'}{due}{wi}")
         if action.kind == "data":
             self._check_value(state, action.arg or "", action.extra or "")
             self.state = state

@@ -262,8 +262,9 @@ def test_the_station_loop_shows_the_instruction_and_refuses_the_untrained(plant:
     r = plant.mes("station", "run", "PRN-1", stdin=f"{sn}\n")
     assert "REFUSED (refused)" in r.out and "no training on WI-SMT-PRINT" in r.out, r
     plant.ok("training", "record", "fatima", DOC, "--revision", "A", user="youssef")
-    r = plant.mes("station", "run", "PRN-1", stdin=f"{sn}\n")
+    r = plant.mes("station", "run", "PRN-1", stdin=f"{sn}\nOP:10\n")
     assert f"op 10 Solder paste print; instruction {DOC} rev A" in r.out, r
+    assert f"OK op 10; instruction {DOC} rev A" in r.out, r
 
 
 def test_the_grace_covers_only_the_revision_just_replaced(plant: Workspace) -> None:
