@@ -56,7 +56,10 @@ def list_(tctx: typer.Context,
     """Every revision of every work instruction, with its status and operations."""
     from mes.services.instructions import list_instructions
 
-    listing(list_instructions(context(tctx)),
+    rows = list_instructions(context(tctx))
+    if not json_:  # a spreadsheet cell, not a JSON list
+        rows = [{**r, "ops": " ".join(r["ops"])} for r in rows]
+    listing(rows,
             ["doc_id", "revision", "status", "title", "ops", "sha256", "loaded_by",
              "approved_by", "approved_at", "file_ok"], as_json=json_, as_csv=csv_)
 
@@ -72,7 +75,7 @@ def show_(tctx: typer.Context, doc: str,
     def human(d: dict) -> None:
         for k in ("doc_id", "revision", "title", "status", "ops", "file", "file_ok", "sha256",
                   "loaded_by", "loaded_at", "approved_by", "approved_at"):
-            say(f"{k}: {d[k]}")
+            say(f"{k}: {' '.join(d[k]) if k == 'ops' else d[k]}")
         for s in d["signatures"]:
             say(f"  signed {s['meaning']} by {s['full_name']} at {s['signed_at'][:16]}")
         for r in d["revisions"]:
