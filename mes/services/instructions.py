@@ -98,6 +98,13 @@ def _check_ops(store: Store, doc: str, ops: list[tuple[str, int]]) -> None:
                           f"{c['doc_id']} instead")
 
 
+def _check_new(store: Store, doc: str, rev: str, ops: list[tuple[str, int]]) -> None:
+    if records.revision(store, doc, rev) is not None:
+        raise Refused(f"{doc} rev {rev} is already loaded: a changed document is a new "
+                      "revision")
+    _check_ops(store, doc, ops)
+
+
 def _has_op(rows: list[Row], op: int) -> bool:
     return any(o.get("op") == op for r in rows for o in json.loads(r["doc"])["operations"])
 
@@ -109,10 +116,7 @@ def load(ctx: Context, doc: str, source: Path, revision: str, ops: list[str],
     wanted = sorted(set(parse_op(o) for o in ops))
     actor = require(ctx, "instruction.load")
     store = ctx.store
-    if records.revision(store, doc, rev) is not None:
-        raise Refused(f"{doc} rev {rev} is already loaded: a changed document is a new "
-                      "revision")
-    _check_ops(store, doc, wanted)
+    _check_new(store, doc, rev, wanted)
     try:
         data = source.read_bytes()
     except FileNotFoundError:
@@ -136,7 +140,7 @@ def load(ctx: Context, doc: str, source: Path, revision: str, ops: list[str],
     created = write_readonly(target, data)
     try:
         with store.transaction() as tx:
-            _check_ops(tx, doc, wanted)  # again, inside the write lock
+            _check_new(tx, doc, rev, wanted)  # again, inside the write lock
             tx.insert("instructions", row)
             tx.insert_many("instruction_ops", ["doc_id", "revision", "part", "op"],
                            [(doc, rev, part, op) for part, op in wanted])
