@@ -262,9 +262,15 @@ def test_the_station_loop_shows_the_instruction_and_refuses_the_untrained(plant:
     r = plant.mes("station", "run", "PRN-1", stdin=f"{sn}\n")
     assert "REFUSED (refused)" in r.out and "no training on WI-SMT-PRINT" in r.out, r
     plant.ok("training", "record", "fatima", DOC, "--revision", "A", user="youssef")
-    r = plant.mes("station", "run", "PRN-1", stdin=f"{sn}\nOP:10\n")
+    r = plant.mes("station", "run", "PRN-1", stdin=f"{sn}\nOP:10\nWI\n")
     assert f"op 10 Solder paste print; instruction {DOC} rev A" in r.out, r
     assert f"OK op 10; instruction {DOC} rev A" in r.out, r
+    copy = next((plant.path / "instructions").glob(f"{DOC}-A-*"))
+    assert f"OK {DOC} rev A (" in r.out and f"{copy} (sha256" in r.out, r
+    copy.chmod(0o644)
+    copy.write_text("edited\n")
+    r = plant.mes("station", "run", "PRN-1", stdin=f"{sn}\nWI\n")
+    assert "no longer matches its sha256" in r.out, r
 
 
 def test_the_grace_covers_only_the_revision_just_replaced(plant: Workspace) -> None:
