@@ -215,8 +215,13 @@ def init_workspace(ws: Workspace, users: list[tuple[str, str, str]] = USERS) -> 
               user="amina", stdin=PASSWORDS[name] + "\n")
 
 
+# Work instructions of the test plant (document -> the op it applies to), rev A in force.
+WORK_INSTRUCTIONS = {"WI-SMT-PNP": "PCBA-OXI-100:30", "WI-ASM-OXI": "DEV-OXI-100:10"}
+
+
 def equip_plant(ws: Workspace, operators: tuple[str, ...] = ("fatima", "tarik")) -> None:
-    """Stations of every type, qualified operators, the example routings approved."""
+    """Stations of every type, qualified operators, the example routings approved, two
+    work instructions approved and the operators trained on them."""
     for sid, stype in STATIONS.items():
         ws.ok("station", "add", sid, "--type", stype, "--calibration-due", "2099-12-31",
               user="tarik")
@@ -231,6 +236,15 @@ def equip_plant(ws: Workspace, operators: tuple[str, ...] = ("fatima", "tarik"))
         if line.startswith("routing ") and line.endswith(": draft"):
             part, version = line.split()[1], line.split()[2].rstrip(":").lstrip("v")
             ws.ok("routing", "approve", part, "--version", version, user="youssef")
+    # Issue 18: work instructions in force for two ops, the operators trained on them.
+    for doc, op in WORK_INSTRUCTIONS.items():
+        source = ws.path / "wi-sources" / f"{doc}-A.txt"
+        source.parent.mkdir(exist_ok=True)
+        source.write_text(f"{doc} rev A: work instruction for {op}\n")
+        ws.ok("wi", "load", doc, "--file", source, "--revision", "A", "--op", op, user="tarik")
+        ws.ok("wi", "approve", doc, "--revision", "A", user="youssef")
+        for who in operators:
+            ws.ok("training", "record", who, doc, "--revision", "A", user="youssef")
     approve_label_templates(ws)
 
 

@@ -53,6 +53,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "demo": ("demo",), "station_loop": ("station",), "backup": ("backup",), "db": ("db",),
     "spc": ("spc",), "report": ("report",),  # issue 16 (report: adds `report efficiency`)
     "tool": ("tool",), "site": ("site",), "catalog": ("catalog",),
+    "instruction": ("wi", "training"),  # issue 18: work instructions and training
 }
 _REGISTERED: set[str] = set()
 

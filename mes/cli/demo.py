@@ -48,6 +48,11 @@ RECEIPTS = {
     "LBL-50X25": (1000, "Etiq Maroc", "EM-2611-50", "2611"),
     "LBL-100X50": (1000, "Etiq Maroc", "EM-2611-100", "2611"),
 }
+# Work instructions of the demo plant: document -> (the op it applies to, title).
+WORK_INSTRUCTIONS = {
+    "WI-SMT-PRINT": ("PCBA-OXI-100:10", "Solder paste printing, stencil STN-OXI-100-B"),
+    "WI-ASM-OXI": ("DEV-OXI-100:10", "Final assembly of the OxiSense 100"),
+}
 PCBA_STATION = {10: "PRN-1", 20: "SPI-1", 30: "PNP-1", 40: "REFLOW-1", 50: "AOI-1",
                 60: "ICT-1", 70: "FLASH-1"}
 # Typical values a line would record, by data name (inside the validated windows).
@@ -224,7 +229,8 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
             d.mes("user", "qualify", who, stype, "--until", "2027-06-30", user="youssef",
                   show=(who, stype) == ("fatima", "smt-pnp"))
 
-    d.section("2. Routings: validated, loaded as drafts, approved by quality (signed)")
+    d.section("2. Routings and work instructions: loaded as drafts, approved by quality "
+              "(signed); operators trained")
     files = sorted(routings_dir.glob("*.yaml"))
     d.mes("routing", "validate", *files)
     loaded = d.mes("routing", "load", *files, user="tarik", show=False)
@@ -241,6 +247,19 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
             d.mes("label", "template", "approve", name, "--version", version, user="youssef")
     routing = {p: {o["op"]: o for o in d.json("routing", "show", p)["operations"]}
                for p in ("PCBA-OXI-100", "ENC-OXI-100", "DEV-OXI-100")}
+    # Work instructions (issue 18): controlled documents for two ops; fatima is trained on
+    # them, karim (who molds) is not.
+    documents = workspace / "documents"
+    documents.mkdir(exist_ok=True)
+    for doc, (op_ref, title) in WORK_INSTRUCTIONS.items():
+        source = documents / f"{doc}-A.txt"
+        source.write_text(f"{doc} rev A — {title}\nApplies to {op_ref}.\n", encoding="utf-8")
+        first = doc == "WI-SMT-PRINT"
+        d.mes("wi", "load", doc, "--file", source, "--revision", "A", "--op", op_ref,
+              "--title", title, user="tarik", show=first)
+        d.mes("wi", "approve", doc, "--revision", "A", user="youssef", show=first)
+        d.mes("training", "record", "fatima", doc, "--revision", "A", user="youssef",
+              show=first)
 
     d.section("3. Receiving: material lots with origin and cost, released after inspection")
     material: dict[str, str] = {}
@@ -359,6 +378,9 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
              *data_args(routing["PCBA-OXI-100"][10]), user="fatima", expect=4)
     d.mes("lot", "unhold", refused_lot, "--reason", "stencil inspected: OK", user="youssef",
           show=False)
+    d.refuse("operator not trained on the work instruction", "step", "complete",
+             refused_lot, "--op", 10, "--station", "PRN-1",
+             *data_args(routing["PCBA-OXI-100"][10]), user="karim", expect=4)
     d.refuse("unapproved firmware", "flash", boards[0], "--station", "FLASH-1", "--image",
              "FW-OXI@1.5.0-rc1", "--mcu-uid", "0x1", "--verify", "pass", user="fatima",
              expect=4)
@@ -371,6 +393,8 @@ def run_demo(workspace: Path, *, units: int = 6, quiet: bool = False) -> dict[st
     trace_fwd = d.json("trace", "forward", material["CAP-100N-0402"], "--finished")
     origin = d.json("origin", dev_lot, user="youssef")
     verify = d.json("audit", "verify")
+    d.mes("training", "list", "WI-SMT-PRINT")
+    d.mes("wi", "units", "WI-ASM-OXI")
     d.mes("trace", "back", devices[0], "--depth", "2")
     d.mes("trace", "forward", material["CAP-100N-0402"], "--finished")
     d.mes("audit", "verify", "--reconcile")

@@ -35,6 +35,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tool.add": frozenset({"admin", "technician"}),
     "tool.maintain": frozenset({"technician"}),
     "routing.load": frozenset({"technician", "quality", "admin"}),
+    # Work instructions and training (issue 18): authored by a technician or quality,
+    # approved by quality (signed); a trainer (technician or quality) signs a training.
+    "instruction.load": frozenset({"technician", "quality"}),
+    "instruction.approve": frozenset({"quality"}),
+    "training.record": frozenset({"technician", "quality"}),
     "routing.approve": frozenset({"quality"}),
     "catalog.approve": frozenset({"quality"}),  # a catalog change that needs a signature
     "lot.create": frozenset({"operator", "technician", "quality"}),
@@ -114,6 +119,9 @@ ACTION_WORDS: dict[str, str] = {
     "label.template_load": "load label templates",
     "label.template_approve": "approve label templates",
     "label.first_article": "approve or reject a first-article label",
+    "instruction.load": "load work instructions",
+    "instruction.approve": "approve work instructions",
+    "training.record": "record training",
 }
 
 

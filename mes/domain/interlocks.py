@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from mes.domain.model import DataSpec, Operation, Routing
@@ -190,3 +190,36 @@ def check_material_usable(material: Mapping[str, Any], op: Operation, today: dat
     if expiry and date.fromisoformat(expiry) < today:
         raise Refused(f"material {mid} expired on {expiry}: remove it from the line and "
                       "tell quality")
+
+
+@dataclass(frozen=True)
+class InstructionInForce:
+    """The approved work instruction revision an operation follows now (issue 18)."""
+
+    doc: str
+    revision: str
+    approved_at: datetime
+    previous: tuple[str, ...] = ()  # revisions approved before this one, oldest first
+
+
+def check_trained(username: str, wi: InstructionInForce, trained: set[str], op: Operation,
+                  now: datetime, grace_days: float) -> str | None:
+    """The operator must be trained on the revision in force; a training on the revision it
+    replaced still counts for `grace_days` after the new one was approved (an older one
+    never does). Returns a note while the grace period carries the operator, else None."""
+    if wi.revision in trained:
+        return None
+    doc_rev = f"{wi.doc} rev {wi.revision}"
+    earlier = [r for r in wi.previous if r in trained]
+    todo = (f"ask quality or a trainer to record it (`mes training record {username} "
+            f"{wi.doc} --revision {wi.revision}`)")
+    if earlier:
+        until = wi.approved_at + timedelta(days=grace_days)
+        if earlier[-1] == wi.previous[-1] and now < until:
+            return (f"{username} is trained on {wi.doc} rev {earlier[-1]}, not yet on rev "
+                    f"{wi.revision}: retrain before {until.date().isoformat()}")
+        raise Refused(f"op {op.op} ({op.name}) follows {doc_rev} (approved "
+                      f"{wi.approved_at.date().isoformat()}); {username} was trained on rev "
+                      f"{earlier[-1]} only, which is no longer current: retrain and {todo}")
+    raise Refused(f"op {op.op} ({op.name}) follows {doc_rev}; {username} has no training on "
+                  f"{wi.doc}: train the operator on it and {todo}")

@@ -1133,6 +1133,38 @@ def _units_appendix(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
     return out
 
 
+def _instructions(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
+    """Work instruction revisions in force for the lot's steps (issue 18); absent when the
+    lot's operations had none."""
+    wis = d.get("instructions") or []
+    if not wis:
+        return []
+    return [
+        k.h1("Work instructions"),
+        k.para("The approved revision each operation followed when its steps were recorded, "
+               "and who recorded them (each trained on that revision).", k.note),
+        k.table(
+            [
+                Col("Op", 0.4, align="RIGHT"),
+                Col("Document", 1.1),
+                Col("Rev", 0.4),
+                Col("Title", 1.6),
+                Col("Approved by", 1.1),
+                Col("Approved (UTC)", 0, fixed=TS),
+                Col("Steps", 0.5, align="RIGHT"),
+                Col("Operators", 1.4),
+            ],
+            [[_num(w.get("op")), _txt(w.get("document")), _txt(w.get("revision")),
+              _cut(_txt(w.get("title")), 120), _txt(w.get("approved_by")),
+              _ts(w.get("approved_at")), _num(w.get("steps")),
+              _cut(", ".join(w.get("operators") or []) or DASH, 200)] for w in wis],
+        ),
+        k.para("File sha256: " + "; ".join(
+            f"{_txt(w.get('document'))} rev {_txt(w.get('revision'))} "
+            f"{_short(w.get('sha256'), 16)}" for w in wis), k.note),
+    ]
+
+
 def _extra_sections(k: _Kit, d: dict[str, Any]) -> list[Flowable]:
     """Sections added to the dict that this renderer has no layout for: printed as
     key / value lists (tables for lists of flat records), so nothing present is dropped."""
@@ -1160,7 +1192,7 @@ KNOWN_KEYS = frozenset({
     "lot", "state", "routing", "operations", "materials", "components", "equipment",
     "firmware", "labeling", "ncrs", "shots", "events", "origin", "units", "steps",
     "consumptions", "flashes", "labels", "shipments", "signatures", "exceptions",
-    "_no_closing",
+    "_no_closing", "instructions",
 })
 
 
@@ -1326,7 +1358,7 @@ def render_dhr_pdf(dhr: dict[str, Any], *, units: bool = False) -> bytes:
     story: list[Flowable] = [_PageMark("start")]
     sections = [_title_block, _summary, _signatures, _routing, _operations, _materials,
                 _equipment, _firmware, _labeling, _exceptions, _ncrs, _origin, _distribution,
-                _versions, _extra_sections, _closing]
+                _versions, _instructions, _extra_sections, _closing]
     if units:
         sections.append(_units_appendix)
     for section in sections:

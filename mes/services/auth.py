@@ -340,6 +340,13 @@ def check_segregation(ctx: Context, actor: Actor, action: str, record: str,
                         "(segregation of duties): ask another quality engineer")
 
 
+def deny(ctx: Context, actor: Actor, action: str, why: str, message: str) -> None:
+    """Refuse for lack of authority beyond the role (audited, exit 6), e.g. recording one's
+    own training."""
+    _audit_denied(ctx.store, actor.username, ctx.station, action, why)
+    raise NotAuthorised(message)
+
+
 # -- passwords (Part 11 §11.300) ----------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -536,7 +543,8 @@ def write_private(path: Path, text: str) -> None:
 # -- electronic signatures ---------------------------------------------------------------
 
 MEANINGS = ("authored", "reviewed", "approved", "released", "dispositioned", "closed",
-            "held", "unheld", "rejected", "recalled", "shipped", "cancelled", "adjusted")
+            "held", "unheld", "rejected", "recalled", "shipped", "cancelled", "adjusted",
+            "trained")
 
 
 @dataclass(frozen=True)

@@ -608,7 +608,15 @@ def _steps(src: Sources) -> list[dict[str, Any]]:
              "user_name": src.users.get(s["username"]), "started_at": s["started_at"],
              "completed_at": s["completed_at"], "status": s["status"], "result": s["result"],
              "attempt": s["attempt"], "data": json.loads(s["data"]) if s["data"] else {},
-             "source": s["source"]} for s in src.steps]
+             "source": s["source"], **_instruction_of(s)} for s in src.steps]
+
+
+def _instruction_of(step: Row) -> dict[str, Any]:
+    """The work instruction revision the step followed (issue 18; absent when none, so a
+    lot made without instructions keeps the record it had)."""
+    if not step.get("instruction_doc"):
+        return {}
+    return {"instruction": f"{step['instruction_doc']} rev {step['instruction_rev']}"}
 
 
 def _origin(src: Sources) -> dict[str, Any] | None:

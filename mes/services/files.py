@@ -90,3 +90,24 @@ def check(store: Store, workspace: Path, limit: int = 50,
         elif sha256_of(path) != digest:
             problems.append(f"file {name} differs from what event {seq} recorded (sha256)")
     return {"ok": not problems, "checked": len(latest), "problems": problems[:limit]}
+
+
+def write_readonly(target: Path, data: bytes) -> bool:
+    """Keep a read-only copy of `data` at `target` (a controlled document's file); True if
+    this call created it (the caller removes it again when its transaction fails). A copy
+    already there with the same content is kept; with other content it is an integrity
+    failure."""
+    import os
+
+    from mes.errors import IntegrityFailure
+
+    if target.exists():
+        if sha256_of(target) == hashlib.sha256(data).hexdigest():
+            return False
+        raise IntegrityFailure(f"{target} exists with other content: tell quality")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(data)
+    os.chmod(tmp, 0o444)
+    os.replace(tmp, target)
+    return True

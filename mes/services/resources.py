@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from mes.services import calibration, moisture, tooling
+from mes.services import calibration, instructions, moisture, tooling, training
 from mes.store.base import Store
 
 
 def check_station(store: Store, station_id: str) -> None:
     """Interlocks on the station itself beyond its type and due date."""
     calibration.check_calibration(store, station_id)
+
+
+def check_training(store: Store, username: str, t: Any) -> dict[str, Any] | None:
+    """The work instruction in force for the op, and the operator's training on it."""
+    return training.check_at_op(store, username, t.lot["part"], t.op)
 
 
 def check_tools(tx: Store, t: Any, values: dict[str, Any], extra: dict[str, Any]
@@ -44,4 +49,4 @@ def _tooling(src: Any) -> list[dict[str, Any]]:
 
 
 DHR_SECTIONS = [("calibration", _calibration), ("tooling", _tooling),
-                ("moisture", moisture.dhr_section)]
+                ("moisture", moisture.dhr_section), ("instructions", instructions.dhr_section)]

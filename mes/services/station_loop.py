@@ -28,7 +28,7 @@ from mes.services.context import Actor, Context
 KEYWORDS: dict[str, bool] = {
     "OP": True, "DATA": True, "RESULT": True, "LOAD": True, "CONSUME": True, "SCAN": True,
     "COMPLETE": False, "START": False, "CLEAR": False, "STATUS": False, "HELP": False,
-    "QUIT": False, "EXIT": False,
+    "QUIT": False, "EXIT": False, "WI": False,
 }
 # Signed or quality actions: never at the station loop (Part 11: the signer re-enters the
 # password in quality's own command).
@@ -49,6 +49,7 @@ HELP_LINES = (
     "START                start the operation (complete it later)",
     "CLEAR                forget item, op and queue",
     "STATUS | HELP        show the state | this help",
+    "WI                   the work instruction of the current op: its file, hash checked",
     "Ctrl-D (end of input) or QUIT ends the loop; typed lower case works too",
 )
 
@@ -83,7 +84,7 @@ class Action:
 
 
 ACTIONS = ("noop", "scan", "set_item", "queue", "load", "op", "data", "result", "complete",
-           "start", "clear", "status", "help", "quit", "signed", "invalid")
+           "start", "clear", "status", "help", "quit", "signed", "invalid", "wi")
 
 
 def parse(state: State, line: str) -> tuple[Action, State]:
@@ -341,12 +342,14 @@ class StationLoop:
             return Reply("OK", f"{action.arg} queued for consumption ({len(state.consume)} "
                                "queued)")
         if action.kind == "op":
+            wi = ""
             if state.op is not None and self.state.item is not None:
                 op = self._operation(self.state.item, state.op)  # NotFound if none
                 self._check_order(self.state.item, op)
+                wi = self._instruction(self._holders(self.state.item)[0], op)
             self.state = state
             due = "" if state.op is not None else ": the next op due"
-            return Reply("OK", f"op {state.op if state.op is not None else 'AUTO'}{due}")
+            return Reply("OK", f"op {state.op if state.op is not None else 'AUTO'}{due}{wi}")
         if action.kind == "data":
             self._check_value(state, action.arg or "", action.extra or "")
             self.state = state
@@ -354,6 +357,8 @@ class StationLoop:
         if action.kind == "result":
             self.state = state
             return Reply("OK", f"result {action.arg}{self._missing(state)}")
+        if action.kind == "wi":
+            return Reply("OK", self._instruction_file())
         if action.kind == "start":
             return self._start()
         if action.kind == "complete":
@@ -376,7 +381,35 @@ class StationLoop:
         op = self._operation(item, state.op) if state.op is not None else self._next_op(item)
         self._check_order(item, op)
         self._scanned_op = (item, state.op, op)
-        return f"{what} {lot['part']}: op {op.op} {op.name}"
+        return f"{what} {lot['part']}: op {op.op} {op.name}{self._instruction(lot, op)}"
+
+    def _instruction_file(self) -> str:
+        """WI: where the instruction in force for the current op is, once its stored copy
+        is checked against its sha256 (a changed file is refused, exit 7)."""
+        from mes.services.instructions import get_revision, in_force, stored_file, verify_file
+
+        op = self._current_op()
+        assert self.state.item is not None
+        lot = self._holders(self.state.item)[0]
+        wi = in_force(self.ctx.store, lot["part"], op.op)
+        if wi is None:
+            return f"op {op.op} ({op.name}) has no work instruction in force"
+        row = get_revision(self.ctx.store, wi.doc, wi.revision)
+        verify_file(self.ctx, row)
+        return (f"{wi.doc} rev {wi.revision} ({row['title']}): {stored_file(self.ctx, row)} "
+                f"(sha256 {row['sha256'][:12]}… checked)")
+
+    def _instruction(self, lot: dict[str, Any], op: Any) -> str:
+        """The work instruction in force for the op (issue 18), checked against the
+        operator's training at the scan; the step checks it again in its transaction."""
+        from mes.services.training import check_at_op
+
+        assert self.actor is not None
+        wi = check_at_op(self.ctx.store, self.actor.username, lot["part"], op)
+        if wi is None:
+            return ""
+        note = f" ({wi['note']})" if wi["note"] else ""
+        return f"; instruction {wi['doc']} rev {wi['revision']}{note}"
 
     def _operation(self, item: str, op_no: int) -> Any:
         from mes.services.steps import load_target

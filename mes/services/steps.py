@@ -27,6 +27,9 @@ class Target:
     units: list[dict[str, Any]]
     routing: Routing
     op: Operation
+    # The work instruction revision in force for the op, found by the training interlock
+    # inside the write transaction and recorded on each step (issue 18).
+    instruction: dict[str, Any] | None = None
 
     @property
     def keys(self) -> list[str | None]:
@@ -115,6 +118,7 @@ def _check_target(store: Store, t: Target, actor: Actor, station_id: str) -> Non
             interlocks.check_order(t.routing, t.op, passed_ops(store, t.lot, u), u["serial"])
     else:
         interlocks.check_order(t.routing, t.op, passed_ops(store, t.lot, None), t.lot["id"])
+    t.instruction = resources.check_training(store, actor.username, t)  # issue 18
 
 
 def _require_qualified_for(ctx: Context, actor: Actor, scan: str, op: int) -> None:
@@ -146,7 +150,8 @@ def start_step(ctx: Context, scan: str, op: int, station: str) -> dict[str, Any]
                 "lot_id": t.lot["id"], "serial": serial, "op": op, "station_id": station,
                 "site_id": station_site(tx, station),  # the station's site (issue 20)
                 "username": actor.username, "started_at": clock.now_iso(), "status": "started",
-                "attempt": _attempt(tx, t, serial)}, returning="id")
+                "attempt": _attempt(tx, t, serial), **_instruction_columns(t)},
+                returning="id")
             tx.append_audit(username=actor.username, station=station, action="step.start",
                             entity_type="unit" if serial else "lot",
                             entity_id=t.item_of(serial), new={"op": op, "step": step_id})
@@ -230,7 +235,7 @@ def _record(tx: Store, ctx: Context, actor: Actor, t: Target, req: StepRequest,
         item = t.item_of(serial)
         open_step = _open_step(tx, t, serial)
         row = {"completed_at": now, "status": status, "result": result, "data": values,
-               "source": req.source}
+               "source": req.source, **_instruction_columns(t)}
         if open_step:
             if open_step["station_id"] != req.station:
                 raise Refused(f"{item}: op {t.op.op} was started at {open_step['station_id']}: "
@@ -252,7 +257,8 @@ def _record(tx: Store, ctx: Context, actor: Actor, t: Target, req: StepRequest,
                         entity_type="unit" if serial else "lot", entity_id=item,
                         new={"op": t.op.op, "step": step_id, "status": status,
                              "result": result, "data": values, "source": req.source,
-                             "consumed": [(c.item, q) for c, q in mine], **extra},
+                             "consumed": [(c.item, q) for c, q in mine],
+                             **_instruction_event(t), **extra},
                         reason="; ".join(problems) or None)
         recorded.append(item)
         if failed:
@@ -266,7 +272,29 @@ def _record(tx: Store, ctx: Context, actor: Actor, t: Target, req: StepRequest,
     return {"op": t.op.op, "name": t.op.name, "status": status, "items": recorded,
             "held": held, "completed": completed, "problems": problems,
             "consumed": [{"item": c.item, "qty": c.qty, "refdes": c.refdes} for c in consumptions],
-            "notes": [c.note for c in consumptions if c.note]}
+            "notes": [c.note for c in consumptions if c.note] + _instruction_notes(t),
+            "instruction": _instruction_ref(t)}
+
+
+def _instruction_columns(t: Target) -> dict[str, Any]:
+    """The revision in force, on the step row (nothing when the op has no instruction)."""
+    wi = t.instruction
+    return {"instruction_doc": wi["doc"], "instruction_rev": wi["revision"]} if wi else {}
+
+
+def _instruction_event(t: Target) -> dict[str, Any]:
+    wi = t.instruction
+    return {"instruction": f"{wi['doc']}@{wi['revision']}"} if wi else {}
+
+
+def _instruction_ref(t: Target) -> str | None:
+    wi = t.instruction
+    return f"{wi['doc']} rev {wi['revision']}" if wi else None
+
+
+def _instruction_notes(t: Target) -> list[str]:
+    wi = t.instruction
+    return [wi["note"]] if wi and wi.get("note") else []
 
 
 def _deduct_inspection_rejects(tx: Store, actor: Actor, station: str, t: Target,

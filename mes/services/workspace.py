@@ -34,6 +34,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "session.idle_minutes": 15.0,
     "password.max_age_days": 90.0,
     "segregation_of_duties": True,
+    # issue 18: days a training on the previous revision of a work instruction still
+    # counts after a new revision is approved (0: retrain before the next op)
+    "training.grace_days": 0.0,
     "timezone": "UTC",  # set at `mes init` from --timezone or the country
     # issue 19: the site's GS1 identities, for SSCCs and EPCIS locations ("" = not set yet)
     "gs1.company_prefix": "",
@@ -43,7 +46,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "print.timeout_s": 60.0,  # how long to wait for a print job's final state
 }
 # Bounds of the numeric settings (default: 0 to 1e12; percentages 0 to 100).
-_BOUNDS = {"session.idle_minutes": (1.0, 480.0), "password.max_age_days": (1.0, 3650.0)}
+_BOUNDS = {"session.idle_minutes": (1.0, 480.0), "password.max_age_days": (1.0, 3650.0),
+           "training.grace_days": (0.0, 365.0)}
 
 
 def init_workspace(ctx: Context, *, site_name: str, country: str, manufacturer: str,

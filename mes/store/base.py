@@ -30,7 +30,7 @@ KEYS = {
     "station_loads": "id", "containers": "sscc", "recalls": "id",
     "print_jobs": "id",
     "calibrations": "id", "tools": "id", "tool_uses": "id", "tool_maintenance": "id",
-    "material_moisture": "id", "label_jobs": "id",
+    "material_moisture": "id", "label_jobs": "id", "trainings": "id",
 }
 
 # Tables that hold no record of what happened, with the reason (issue 13). Every other

@@ -285,6 +285,28 @@ MIGRATIONS: list[list[str]] = [
             signature_id INTEGER)""",
         "CREATE INDEX label_jobs_lot ON label_jobs(lot_id)",
     ],
+    # Issue 18 (part 4): work instructions as controlled documents (a revision: a stored
+    # copy of the file with its sha256, draft -> approved -> superseded, signed), the
+    # routing operations a revision applies to, signed training records, and the revision
+    # in force recorded on each step.
+    [
+        """CREATE TABLE instructions (doc_id TEXT NOT NULL, revision TEXT NOT NULL,
+            title TEXT NOT NULL, status TEXT NOT NULL, sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL, stored_path TEXT NOT NULL, source_name TEXT NOT NULL,
+            loaded_by TEXT NOT NULL, loaded_at TEXT NOT NULL, approved_by TEXT,
+            approved_at TEXT, signature_id INTEGER, PRIMARY KEY (doc_id, revision))""",
+        """CREATE TABLE instruction_ops (doc_id TEXT NOT NULL, revision TEXT NOT NULL,
+            part TEXT NOT NULL, op INTEGER NOT NULL, PRIMARY KEY (doc_id, revision, part, op))""",
+        "CREATE INDEX instruction_ops_op ON instruction_ops(part, op)",
+        """CREATE TABLE trainings (id {pk}, username TEXT NOT NULL REFERENCES users(username),
+            doc_id TEXT NOT NULL, revision TEXT NOT NULL, trained_at TEXT NOT NULL,
+            trained_by TEXT NOT NULL, signature_id INTEGER)""",
+        "CREATE INDEX trainings_user ON trainings(username, doc_id)",
+        "CREATE INDEX trainings_doc ON trainings(doc_id, revision)",
+        "ALTER TABLE steps ADD COLUMN instruction_doc TEXT",
+        "ALTER TABLE steps ADD COLUMN instruction_rev TEXT",
+        "CREATE INDEX steps_instruction ON steps(instruction_doc, instruction_rev)",
+    ],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.

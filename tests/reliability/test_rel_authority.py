@@ -198,7 +198,37 @@ COMMANDS: dict[str, Setup] = {
                                      _study(ws, n), "--reason", "PQ"], ""),
     "spc.approve": lambda ws, i, n: (["spc", "limits", "approve", "REFLOW-PEAK", "--version",
                                       _limits_draft(ws, n)], ""),
+    # issue 18: work instructions (a new document on an op that has none) and training
+    "instruction.load": lambda ws, i, n: (["wi", "load", "WI-AUTH", "--file",
+                                           _wi_file(ws, n), "--revision", f"R{n}", "--op",
+                                           f"{ENC}:20"], ""),
+    "instruction.approve": lambda ws, i, n: (["wi", "approve", "WI-DRAFT", "--revision",
+                                              _wi_draft(ws, n)], ""),
+    "training.record": lambda ws, i, n: (["training", "record", "omar", _untrained(ws),
+                                          "--revision", "A"], ""),
 }
+
+
+def _wi_file(ws: Workspace, n: int) -> str:
+    path = ws.path / f"wi-{n}.txt"
+    path.write_text(f"work instruction {n}\n")
+    return str(path)
+
+
+def _untrained(ws: Workspace) -> str:
+    """A work instruction of the plant omar is not trained on yet."""
+    for doc in ("WI-SMT-PNP", "WI-ASM-OXI"):
+        listed = json.loads(ws.ok("training", "list", doc, "--json").out)
+        if "omar" not in {t["user"] for t in listed}:
+            return doc
+    raise AssertionError("omar is trained on every instruction of the plant")
+
+
+def _wi_draft(ws: Workspace, n: int) -> str:
+    """A new draft revision of one document (other documents may not claim its op)."""
+    ws.ok("wi", "load", "WI-DRAFT", "--file", _wi_file(ws, n), "--revision", f"R{n}", "--op",
+          f"{ENC}:30", user="tarik")
+    return f"R{n}"
 
 
 def _reviewed(ws: Workspace, lot: str) -> str:
