@@ -96,6 +96,13 @@ def setup(ws: Path, units: int) -> tuple[str, list[str]]:
     (ws / "dev.yaml").write_text(ROUTING, encoding="utf-8")
     mes(ws, "routing", "load", "catalog.yaml", "dev.yaml", user="tarik")
     mes(ws, "routing", "approve", "DEV-B", "--version", "1", user="youssef")
+    # Labels print only from an approved template (a controlled document).
+    out = mes(ws, "label", "template", "load", ROOT / "labels" / "udi-100x50.yaml",
+              user="tarik")
+    for line in out.splitlines():
+        if ": draft" in line:
+            name, version = line.split()[2], line.split()[3].rstrip(":").lstrip("v")
+            mes(ws, "label", "template", "approve", name, "--version", version, user="youssef")
     out = mes(ws, "lot", "create", "DEV-B", "--qty", units, user="fatima").splitlines()
     lot, serials = out[0].strip(), out[1].split()
     mes(ws, "step", "complete", lot, "--op", 10, "--station", "ASM-1", user="fatima")

@@ -39,6 +39,14 @@ WINDOW = {"ActTimCyc": (18, 22), "ActTimFill": (0.8, 1.25), "ActStrCsh": (4.0, 6
           "ActPrsXfrSpec": (600, 900)}
 
 
+STATIONS = {
+    "PRN-1": "smt-printer", "SPI-1": "spi", "PNP-1": "smt-pnp", "REFLOW-1": "reflow-oven",
+    "AOI-1": "aoi", "ICT-1": "ict", "FLASH-1": "flash", "DRY-1": "dryer", "IMM-2": "imm",
+    "VIS-1": "visual", "ASM-1": "assembly", "FT-1": "func-test", "LBL-1": "labeler",
+    "PACK-1": "pack",
+}
+
+
 def mes(ws: Path, *args: object, user: str | None = None, stdin: str = "") -> str:
     cmd = [sys.executable, str(ROOT / "cli.py"), *(["--user", user, "--password-stdin"]
                                                     if user else []), *map(str, args)]
@@ -58,10 +66,15 @@ def setup(ws: Path, lots: int, qty: int) -> list[str]:
     for name, role in (("fatima", "operator"), ("youssef", "quality"), ("tarik", "technician")):
         mes(ws, "user", "add", name, "--role", role, "--name", name.title(), "--password-stdin",
             user="amina", stdin=PASSWORDS[name] + "\n")
-    for sid, stype in (("DRY-1", "dryer"), ("IMM-2", "imm")):
+    # Every station type the example routings name is registered (routing load refuses an
+    # unknown one); only the molding cell's two are used.
+    for sid, stype in STATIONS.items():
         mes(ws, "station", "add", sid, "--type", stype, "--calibration-due", "2099-12-31",
             user="tarik")
+    for stype in ("dryer", "imm"):
         mes(ws, "user", "qualify", "fatima", stype, "--until", "2099-12-31", user="youssef")
+    mes(ws, "tool", "add", "M-ENC-01", "--kind", "mold", "--cavities", 4, "--life", 10**9,
+        "--maintenance-every", 10**9, user="tarik")  # the mold the routing names
     out = mes(ws, "routing", "load", *sorted((ROOT / "routings").glob("*.yaml")), user="tarik")
     for line in out.splitlines():
         if line.startswith("routing ") and line.endswith(": draft"):

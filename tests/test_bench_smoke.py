@@ -21,3 +21,19 @@ def test_bench_runs_at_tiny_scale(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "results.json").read_text())
     figures = results["figures"] if isinstance(results, dict) else results
     assert len(figures) >= 9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script,args", [
+    ("spc.py", ["--scale", "0.005", "--runs", "1", "--chart-points", "500"]),
+    ("packing.py", ["--units", "12"]),
+    ("dhr.py", ["--units", "12"]),
+    ("verify.py", ["--units", "2", "--runs", "1"]),
+])
+def test_each_bench_script_runs_small(script: str, args: list[str], tmp_path: Path) -> None:
+    """Each benchmark builds its plant through the CLI: a new interlock must not break it
+    unseen (bench/spc.py did when routing load began refusing unknown station types)."""
+    extra = ["--out", str(tmp_path)] if script == "dhr.py" else []
+    p = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args, *extra],
+                       capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-3000:])
