@@ -65,11 +65,15 @@ class SqliteStore(Store):
         """Bring the schema up to this program's version; refuse a newer database."""
         self.check_version(SCHEMA_VERSION)
         found = self.schema_version()
-        if 0 < found < SCHEMA_VERSION:
-            self.backup_before_migration(found)
+        backup = self.backup_before_migration(found) if 0 < found < SCHEMA_VERSION else None
         self.allow_unprotected = True  # the first migration creates the protection
         try:
             current = self._migrate()
+        except sqlite3.DatabaseError as exc:  # rolled back: the database is as it was
+            raise IntegrityFailure(
+                f"{self.path} could not be migrated from schema version {found} to "
+                f"{SCHEMA_VERSION} ({exc}); nothing was changed (a copy is at {backup}): "
+                "investigate the rows named, or restore a backup") from exc
         finally:
             self.allow_unprotected = False
         if 0 < current < ROW_IMAGES_SINCE:
