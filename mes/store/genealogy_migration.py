@@ -22,8 +22,8 @@ from mes.store.schema import ROW_IMAGES_SINCE
 
 @dataclass
 class Before:
-    items_ok: set[str] = field(default_factory=set)
-    edges_ok: set[int] = field(default_factory=set)
+    items_ok: set[Any] = field(default_factory=set)
+    edges_ok: set[Any] = field(default_factory=set)
     edges_imaged: list[Any] = field(default_factory=list)
 
 
@@ -38,12 +38,13 @@ def before(store: Store, current: int) -> Before | None:
             if table in ("items", "edges"):
                 latest[(table, canonical_json(key))] = digest
     out = Before(edges_imaged=[json.loads(ref) for t, ref in latest if t == "edges"])
-    for r in store.iter_rows("items"):
-        if latest.get(("items", canonical_json(r["id"]))) == row_digest(r):
-            out.items_ok.add(r["id"])
-    for r in store.iter_rows("edges"):
-        if latest.get(("edges", canonical_json(r["id"]))) == row_digest(r):
-            out.edges_ok.add(int(r["id"]))
+    for table, ok in (("items", out.items_ok), ("edges", out.edges_ok)):
+        if not any(t == table for t, _ in latest):
+            continue  # never imaged (a bulk-loaded plant): nothing to hash
+        for r in store.iter_rows(table):
+            digest = latest.get((table, canonical_json(r["id"])))
+            if digest is not None and digest == row_digest(r):
+                ok.add(r["id"])
     return out
 
 
@@ -57,7 +58,7 @@ def after(store: Store, state: Before | None) -> None:
     n_edges = 0
     for parent, child, n in store.tuples("SELECT parent, child, n FROM genealogy"):
         n_edges += 1
-        if int(n) in state.edges_ok:
+        if n in state.edges_ok:
             store.touch("genealogy", (parent, child, n))
     store._gone += [["edges", key, None] for key in state.edges_imaged]
     store.append_audit(

@@ -271,8 +271,11 @@ MIGRATIONS: list[list[str]] = [
                         ELSE e.at END
               FROM edges_before_genealogy e LEFT JOIN items p ON p.id = e.parent
               LEFT JOIN items c ON c.id = e.child LEFT JOIN steps s ON s.id = e.step_id""",
+        # the edge numbers go on after the old ids (no row when there were none: a new
+        # database, which `mes db copy` then fills with the source's counters)
         """INSERT INTO counters (name, value)
-            SELECT 'genealogy.edge', coalesce(max(id), 0) FROM edges_before_genealogy""",
+            SELECT 'genealogy.edge', max(id) FROM edges_before_genealogy
+            HAVING count(*) > 0""",
         "DROP TABLE edges_before_genealogy",
         "CREATE INDEX genealogy_child ON genealogy(child, parent)",
         """CREATE VIEW edges AS
