@@ -64,6 +64,9 @@ def test_opening_migrates_in_place_after_a_backup(tmp_path: Path) -> None:
         # an edge whose step holds the same op, station and time does not copy them
         assert ctx.store.scalar("SELECT count(*) FROM genealogy WHERE step_id IS NOT NULL "
                                 "AND at IS NULL") > 0
+        # new edges are numbered after the old ones
+        assert ctx.store.scalar("SELECT value FROM counters WHERE name = 'genealogy.edge'") \
+            == ctx.store.scalar("SELECT max(n) FROM genealogy")
         event = ctx.store.one("SELECT * FROM audit WHERE action = 'genealogy.migrate'")
         assert event is not None and json.loads(event["new"])["edges"] == n_old
 

@@ -160,7 +160,7 @@ CASES: dict[str, tuple[Any, tuple[int, int, int]]] = {
     "lots: qty_scrapped edited": (_sqls(
         "UPDATE lots SET qty_scrapped = 1 WHERE id = '{lot}'"), (0, 0, 7)),
     "lots: row inserted": (_sqls(
-        "INSERT INTO items VALUES ('L9999-0001', 'lot', '2026-01-01')",
+        "INSERT INTO items (id, kind, created_at) VALUES ('L9999-0001', 'lot', '2026-01-01')",
         "INSERT INTO lots (id, part, routing_version, site_id, qty, serialized, status, "
         "created_at, created_by) VALUES ('L9999-0001', 'PCBA-OXI-100', 1, 'SITE-1', 1, 1, "
         "'completed', '2026-01-01', 'fatima')"), (0, 0, 7)),
