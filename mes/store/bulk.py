@@ -25,7 +25,7 @@ the same connection, the same transactions, the same audit chain.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from types import TracebackType
@@ -166,8 +166,10 @@ class BulkLoader:
             self.store.exec(f"ANALYZE {table}")
 
     # -- rows ----------------------------------------------------------------------------
-    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-        """INSERT every row (tuples in `columns` order), `batch_size` rows per transaction."""
+    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+               prepare: Callable[[Store, list[Any]], list[Any]] | None = None) -> int:
+        """INSERT every row (tuples in `columns` order), `batch_size` rows per transaction;
+        `prepare(tx, batch)` turns a batch into the rows stored, inside its transaction."""
         _check_name(table)
         for c in columns:
             _check_name(c)
@@ -176,6 +178,8 @@ class BulkLoader:
         total = 0
         for batch in _batches(rows, self.batch_size):
             with self.store.transaction() as tx:
+                if prepare is not None:
+                    batch = prepare(tx, batch)
                 if self.images:
                     tx.insert_many(table, columns, batch)
                 else:
@@ -186,9 +190,11 @@ class BulkLoader:
 
     def items(self, rows: Iterable[Sequence[Any]]) -> int:
         """Items as (id, kind, created_at); each gets the next integer key (issue 15)."""
-        first = self.next_id("items", "key")
-        keyed = ((*r, first + i) for i, r in enumerate(rows))
-        return self.insert("items", (*COLUMNS["items"], "key"), keyed)
+        def keyed(tx: Store, batch: list[Any]) -> list[Any]:  # under the write lock
+            first = int(tx.scalar("SELECT coalesce(max(key), 0) + 1 FROM items"))
+            return [(*r, first + i) for i, r in enumerate(batch)]
+
+        return self.insert("items", (*COLUMNS["items"], "key"), rows, prepare=keyed)
 
     def lots(self, rows: Iterable[Sequence[Any]]) -> int:
         return self.insert("lots", COLUMNS["lots"], rows)
