@@ -15,17 +15,23 @@ import sys
 
 from floor_step import connect, execute
 
-# Everything made from the start item: walk up the edges, report the units reached.
-FORWARD = """WITH RECURSIVE up(id) AS (
-    SELECT ? UNION SELECT e.parent FROM edges e JOIN up ON e.child = up.id)
-SELECT u.serial, u.lot_id, u.status FROM units u WHERE u.serial IN (SELECT id FROM up)"""
+# Everything made from the start item: walk up the genealogy by item keys, report the
+# units reached.
+FORWARD = """WITH RECURSIVE up(k) AS (
+    SELECT key FROM items WHERE id = ?
+    UNION SELECT g.parent FROM genealogy g JOIN up ON g.child = up.k)
+SELECT u.serial, u.lot_id, u.status FROM items i JOIN units u ON u.serial = i.id
+ WHERE i.key IN (SELECT k FROM up)"""
 
-# Everything in the start item: walk down the edges, report each edge with its child's kind.
-BACKWARD = """WITH RECURSIVE down(id) AS (
-    SELECT ? UNION SELECT e.child FROM edges e JOIN down ON e.parent = down.id)
-SELECT e.parent, e.child, e.qty, e.op, e.station_id, e.feeder, e.at, i.kind
-  FROM edges e JOIN items i ON i.id = e.child WHERE e.parent IN (SELECT id FROM down)"""
-
+# Everything in the start item: walk down, report each edge with its ids, its child's kind
+# and the op, station and time (from the step unless the edge holds its own).
+BACKWARD = """WITH RECURSIVE down(k) AS (
+    SELECT key FROM items WHERE id = ?
+    UNION SELECT g.child FROM genealogy g JOIN down ON g.parent = down.k)
+SELECT p.id, c.id, g.qty, coalesce(g.op, s.op), coalesce(g.station_id, s.station_id),
+       g.feeder, coalesce(g.at, s.completed_at), c.kind
+  FROM genealogy g JOIN items p ON p.key = g.parent JOIN items c ON c.key = g.child
+  LEFT JOIN steps s ON s.id = g.step_id WHERE g.parent IN (SELECT k FROM down)"""
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

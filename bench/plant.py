@@ -53,6 +53,7 @@ from mes import clock  # noqa: E402
 from mes.services.context import Context  # noqa: E402
 from mes.store import open_store  # noqa: E402
 from mes.store.bulk import COLUMNS, BulkLoader  # noqa: E402
+from mes.store.genealogy import GENEALOGY_COLUMNS  # noqa: E402
 
 PASSWORDS = {"amina": "Amina-2026!", "fatima": "Fatima-2026!", "youssef": "Youssef-2026!",
              "tarik": "Tarik-2026!"}
@@ -144,6 +145,21 @@ class Figure:
         d = asdict(self)
         d.update(ratio=self.ratio, holds=self.holds)
         return d
+
+
+def genealogy_rows(items: list[tuple[Any, ...]], steps: list[tuple[Any, ...]],
+                   edges: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Edges (by item ids) as `genealogy` stores them, for the bare bulk floor: items keyed
+    1, 2, … in load order; the op, station and time a step already holds left NULL."""
+    key = {r[0]: i + 1 for i, r in enumerate(items)}
+    at_step = {r[0]: (r[3], r[4], r[7]) for r in steps}  # id -> (op, station, completed_at)
+    out = []
+    for n, (parent, child, qty, op, sid, station, refdes, feeder, at) in enumerate(edges, 1):
+        own: tuple[Any, ...] = (op, station, at)
+        if sid in at_step:
+            own = tuple(None if v == sv else v for v, sv in zip(own, at_step[sid], strict=True))
+        out.append((key[parent], key[child], n, qty, sid, feeder, refdes, *own))
+    return out
 
 
 def median(xs: list[float]) -> float:
@@ -261,7 +277,7 @@ class Bench:
         t = time.perf_counter()
         what = f"{self.backend} bulk load: {n:,} devices, ~{expected:,} rows"
         with self.rep.phase(what, expected) as adv, \
-                BulkLoader(store, defer_indexes=("edges",), images=self.images,
+                BulkLoader(store, defer_indexes=("genealogy",), images=self.images,
                            progress=lambda _t, k: adv(k)) as bl:
             bl.items(plant.items())
             bl.insert("firmware", plant.firmware_columns(), plant.firmware())
@@ -581,20 +597,30 @@ class Bench:
 
         def mes_path(path: Path) -> None:
             store = SqliteStore(path)
-            with BulkLoader(store, defer_indexes=("edges",)) as bl:
+            with BulkLoader(store, defer_indexes=("genealogy",)) as bl:
                 for table, cols, data in tables:
-                    bl.insert(table, cols, data)
+                    if table in ("items", "edges"):  # keys given, edges by keys
+                        getattr(bl, table)(data)
+                    else:
+                        bl.insert(table, cols, data)
                 bl.audit(events)
             store.close()
+
+        # The bare path gets the rows as stored: items with their keys, genealogy rows.
+        bare_tables = [(t, c, d) for t, c, d in tables if t not in ("items", "edges")]
+        bare_tables[:0] = [("items", (*COLUMNS["items"], "key"),
+                            [(*r, i + 1) for i, r in enumerate(tables[0][2])])]
+        bare_tables.append(("genealogy", GENEALOGY_COLUMNS,
+                            genealogy_rows(tables[0][2], tables[5][2], tables[6][2])))
 
         def bare(path: Path) -> None:
             conn = floor_step.connect(str(path))
             ddl = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                               "tbl_name = 'edges' AND sql IS NOT NULL").fetchall()
+                               "tbl_name = 'genealogy' AND sql IS NOT NULL").fetchall()
             conn.execute("BEGIN IMMEDIATE")
             for name, _ in ddl:
                 conn.execute(f"DROP INDEX {name}")
-            for table, cols, data in [*tables, ("audit", None, audit_rows)]:
+            for table, cols, data in [*bare_tables, ("audit", None, audit_rows)]:
                 marks = ", ".join("?" for _ in data[0])
                 names = f" ({', '.join(cols)})" if cols else ""
                 conn.executemany(f"INSERT INTO {table}{names} VALUES ({marks})", data)
@@ -642,8 +668,8 @@ class Bench:
         top = sorted(by.items(), key=lambda kv: -kv[1])[:8]
         self.info["db"] = {"bytes": size, "by_object": dict(top),
                            "bytes_per_edge_incl_indexes": round(
-                               sum(by.get(k, 0) for k in ("edges", "edges_parent",
-                                                          "edges_child")) / edges, 1)}
+                               sum(by.get(k, 0) for k in ("genealogy", "genealogy_child"))
+                               / edges, 1)}
         self.figures.append(Figure("database size per 1 M devices", "GiB", per_m, None,
                                    "<= 1.5 GiB", 1, f"{size / 2**30:.3f} GiB for "
                                    f"{plant.devices:,} devices"))

@@ -46,6 +46,7 @@ from mes.services.auth import current_actor, require, require_qualified
 from mes.services.context import Context
 from mes.services.routings import routing_version
 from mes.services.steps import StepRequest, complete_step, passed_ops
+from mes.store import genealogy
 from mes.store.base import Store
 
 
@@ -275,9 +276,9 @@ def _install(tx: Store, ctx: Context, req: CfxImport, msg: cfx.CfxMessage,
             left = tx.scalar("SELECT remaining FROM material_lots WHERE id = ?", (mid,))
             raise Refused(f"{mid} has {left:g} left, {qty:g} installed on {serial} by the "
                           "machine: count the reel and correct the material quantity")
-        tx.insert("edges", {"parent": serial, "child": mid, "qty": qty, "op": p.target.op.op,
-                            "station_id": req.station, "refdes": refdes, "feeder": feeder,
-                            "at": now})
+        genealogy.add_edges(tx, [{"parent": serial, "child": mid, "qty": qty,
+                                  "op": p.target.op.op, "station_id": req.station,
+                                  "refdes": refdes, "feeder": feeder, "at": now}])
         tx.append_audit(username=username, station=req.station, action="material.install",
                         entity_type="unit", entity_id=serial,
                         new={"material": mid, "qty": qty, "op": p.target.op.op,

@@ -41,6 +41,11 @@ def schema_tables() -> list[str]:
             m = re.match(r"\s*CREATE TABLE (\w+)", statement)
             if m and m.group(1) not in names:
                 names.append(m.group(1))
+            # a table renamed away or dropped by a later migration (issue 15: `edges`
+            # became `genealogy`, with a view of the old name) is no table of the schema
+            gone = re.match(r"\s*(?:ALTER TABLE (\w+) RENAME TO|DROP TABLE (\w+))", statement)
+            if gone and (gone.group(1) or gone.group(2)) in names:
+                names.remove(gone.group(1) or gone.group(2))
     return names
 
 

@@ -45,6 +45,7 @@ from mes.services.files import record as record_file
 from mes.services.lots import resolve
 from mes.services.routings import get_part, routing_version
 from mes.services.steps import StepRequest, complete_step, passed_ops
+from mes.store import genealogy
 from mes.store.base import Store
 
 VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}")
@@ -450,8 +451,9 @@ def _record(ctx: Context, req: FlashRequest, op: Operation, image: dict[str, Any
                         entity_type="unit", entity_id=serial,
                         new={**flash_row, "id": flash_id}, reason="; ".join(problems) or None)
         if outcome["status"] == "passed":
-            tx.insert("edges", {"parent": serial, "child": image["id"], "qty": 1, "op": op.op,
-                                "step_id": step_id, "station_id": req.station, "at": now})
+            genealogy.add_edges(tx, [{"parent": serial, "child": image["id"], "qty": 1,
+                                      "op": op.op, "step_id": step_id,
+                                      "station_id": req.station, "at": now}])
             old = tx.scalar("SELECT mcu_uid FROM units WHERE serial = ?", (serial,))
             if run.mcu_uid and old != run.mcu_uid:
                 tx.update("units", serial, {"mcu_uid": run.mcu_uid})

@@ -35,6 +35,7 @@ from mes.services.context import Context
 from mes.services.lots import get_lot
 from mes.services.routings import routing_version
 from mes.services.steps import StepRequest, complete_step
+from mes.store import genealogy
 from mes.store import molding as molding_store
 
 # on_progress(stage, done, total): stage "parse" (total unknown) or "store".
@@ -336,15 +337,14 @@ def _consume_for_molded(tx: Any, username: str, station: str, lot_id: str, op: O
         diff = round(want - float(r["qty"]), 9)
         if abs(diff) <= 1e-9 * max(1.0, want):
             continue
-        last = molding_store.edge(tx, int(r["last_edge"])) or {}
+        last = molding_store.edge(tx, int(r["last_edge"]), lot_id) or {}
         mid = last["child"]
         if not tx.decrement("material_lots", mid, "remaining", diff):
             left = tx.scalar("SELECT remaining FROM material_lots WHERE id = ?", (mid,))
             raise Refused(f"{mid} has {left:g} left; the {molded} parts molded need {diff:g} "
                           f"more {r['part']} than was consumed: correct the material quantity")
-        tx.insert("edges", {"parent": lot_id, "child": mid, "qty": diff, "op": last["op"],
-                            "step_id": None, "station_id": station, "refdes": None,
-                            "feeder": None, "at": now})
+        genealogy.add_edges(tx, [{"parent": lot_id, "child": mid, "qty": diff,
+                                  "op": last["op"], "station_id": station, "at": now}])
         why = (f"{line.qty:g} {r['part']} per part × {molded} parts molded = {want:g}; "
                f"{float(r['qty']):g} consumed for the planned quantity")
         tx.append_audit(username=username, station=station, action="material.correct",

@@ -15,6 +15,7 @@ from mes.services.auth import Actor, check_session_station, require, require_qua
 from mes.services.context import Context
 from mes.services.lots import resolve
 from mes.services.routings import routing_version
+from mes.store import genealogy
 from mes.store.base import Store
 from mes.store.sites import station_site
 
@@ -249,10 +250,10 @@ def _record(tx: Store, ctx: Context, actor: Actor, t: Target, req: StepRequest,
                 "username": actor.username, "started_at": now,
                 "attempt": _attempt(tx, t, serial), **row}, returning="id")
         mine = [(c, q) for c in consumptions if (q := c.share(item, n)) is not None]
-        for c, per_unit in mine:
-            tx.insert("edges", {"parent": item, "child": c.item, "qty": per_unit,
-                                "op": t.op.op, "step_id": step_id, "station_id": req.station,
-                                "refdes": c.refdes, "feeder": c.feeder, "at": now})
+        genealogy.add_edges(tx, [{"parent": item, "child": c.item, "qty": per_unit,
+                                  "op": t.op.op, "step_id": step_id, "station_id": req.station,
+                                  "refdes": c.refdes, "feeder": c.feeder, "at": now}
+                                 for c, per_unit in mine])
         tx.append_audit(username=actor.username, station=req.station, action="step.complete",
                         entity_type="unit" if serial else "lot", entity_id=item,
                         new={"op": t.op.op, "step": step_id, "status": status,

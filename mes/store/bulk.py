@@ -13,7 +13,10 @@ the same connection, the same transactions, the same audit chain.
   chain head is read inside each batch's transaction (after the audit lock on PostgreSQL),
   `at` is the clock's now, old/new are canonical JSON, hash = `event_hash(prev, event)`.
   So a bulk load never forks the chain, even with other writers at work.
-- `defer_indexes=("edges",)` drops the secondary indexes of those tables first and builds
+- `edges(rows)` takes edges by item ids (the old `edges` columns) and writes `genealogy`
+  rows as `genealogy.add_edges` does (integer keys, the step's fields not copied);
+  `items(rows)` gives each item the next integer key.
+- `defer_indexes=("genealogy",)` drops the secondary indexes of those tables first and builds
   them once at the end (much faster than maintaining them row by row). Only for a fresh
   database: the tables must be empty, since trace queries without the indexes would scan.
   The indexes are rebuilt even when the load fails, so the schema is never left short.
@@ -22,7 +25,7 @@ the same connection, the same transactions, the same audit chain.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from types import TracebackType
@@ -31,6 +34,7 @@ from typing import Any, Protocol
 from mes import clock
 from mes.domain.audit import GENESIS, event_hash
 from mes.errors import Refused
+from mes.store import genealogy
 from mes.store.base import Store, _db, _json_or_none
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
@@ -162,8 +166,10 @@ class BulkLoader:
             self.store.exec(f"ANALYZE {table}")
 
     # -- rows ----------------------------------------------------------------------------
-    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-        """INSERT every row (tuples in `columns` order), `batch_size` rows per transaction."""
+    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+               prepare: Callable[[Store, list[Any]], list[Any]] | None = None) -> int:
+        """INSERT every row (tuples in `columns` order), `batch_size` rows per transaction;
+        `prepare(tx, batch)` turns a batch into the rows stored, inside its transaction."""
         _check_name(table)
         for c in columns:
             _check_name(c)
@@ -172,6 +178,8 @@ class BulkLoader:
         total = 0
         for batch in _batches(rows, self.batch_size):
             with self.store.transaction() as tx:
+                if prepare is not None:
+                    batch = prepare(tx, batch)
                 if self.images:
                     tx.insert_many(table, columns, batch)
                 else:
@@ -181,7 +189,12 @@ class BulkLoader:
         return total
 
     def items(self, rows: Iterable[Sequence[Any]]) -> int:
-        return self.insert("items", COLUMNS["items"], rows)
+        """Items as (id, kind, created_at); each gets the next integer key (issue 15)."""
+        def keyed(tx: Store, batch: list[Any]) -> list[Any]:  # under the write lock
+            first = int(tx.scalar("SELECT coalesce(max(key), 0) + 1 FROM items"))
+            return [(*r, first + i) for i, r in enumerate(batch)]
+
+        return self.insert("items", (*COLUMNS["items"], "key"), rows, prepare=keyed)
 
     def lots(self, rows: Iterable[Sequence[Any]]) -> int:
         return self.insert("lots", COLUMNS["lots"], rows)
@@ -193,7 +206,22 @@ class BulkLoader:
         return self.insert("material_lots", COLUMNS["material_lots"], rows)
 
     def edges(self, rows: Iterable[Sequence[Any]]) -> int:
-        return self.insert("edges", COLUMNS["edges"], rows)
+        """Edges as tuples in `COLUMNS["edges"]` order, by item ids; stored in `genealogy`."""
+        cols = genealogy.GENEALOGY_COLUMNS
+        sql = (f"INSERT INTO genealogy ({', '.join(cols)}) "
+               f"VALUES ({', '.join('?' for _ in cols)})")
+        total = 0
+        for batch in _batches(rows, self.batch_size):
+            with self.store.transaction() as tx:
+                out = genealogy.edge_rows(tx, [dict(zip(COLUMNS["edges"], r, strict=True))
+                                               for r in batch])
+                if self.images:
+                    tx.insert_many("genealogy", cols, out)
+                else:
+                    tx.executemany(sql, out)
+            total += len(batch)
+            self._count("edges", len(batch))
+        return total
 
     def steps(self, rows: Iterable[Sequence[Any]]) -> int:
         """Steps with their ids given (edges and flashes refer to them): see `next_id`."""

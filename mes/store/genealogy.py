@@ -1,11 +1,15 @@
-"""Genealogy queries: recursive CTEs over `edges` (parent was made from child).
+"""Genealogy: recursive CTEs over `genealogy` (parent was made from child), and its writer.
 
 The only place with the genealogy SQL (DESIGN §3, §4). Each function is one query
 whose cost depends on the size of its answer, not on the size of the database:
-the recursion walks `edges` through its two indexes (edges_parent, edges_child)
-and the final selects use the `… WHERE id IN (SELECT id FROM walk)` form, never
-`FROM walk JOIN items …` (which SQLite 3.40 planned as a full scan with a Bloom
-filter). No per-node round trips.
+the recursion walks `genealogy` by integer item keys through its primary key
+(parent, child, n) and its one reverse index (child, parent), and the final selects use
+the `… WHERE x IN (SELECT k FROM walk)` form, never `FROM walk JOIN items …` (which
+SQLite 3.40 planned as a full scan with a Bloom filter). No per-node round trips.
+
+Issue 15: an edge holds item keys, the quantity, its step, feeder and reference
+designators; the op, station and time come from its step (an edge without a step, or
+one recorded apart from its step, keeps its own). `add_edges` is the one writer.
 
 Backward ("what is in it"): from a unit, or a lot and all of its units, down the
 edges to units, lots, material lots and firmware images.
@@ -17,9 +21,10 @@ reported as well.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mes.store.base import Row, Store
+from mes.store.base import Row, Store, in_chunks
 
 # Genealogy is a DAG; the bound only protects against corrupt data with a cycle.
 MAX_DEPTH = 64
@@ -29,22 +34,88 @@ MAX_DEPTH = 64
 # for the walk's work table leads it to hash-join whole `edges` on every step.
 _SEED = """SELECT i.id FROM items i WHERE i.id = ?
     UNION ALL SELECT u0.serial FROM units u0 WHERE u0.lot_id = ?"""
+# The same start as item keys, which the walks follow.
+_SEED_KEYS = """SELECT i.key FROM items i WHERE i.id = ?
+    UNION ALL SELECT i0.key FROM units u0 JOIN items i0 ON i0.id = u0.serial
+     WHERE u0.lot_id = ?"""
 
-_DOWN = """WITH RECURSIVE down(id, depth) AS (
-    SELECT s.id, 0 FROM (""" + _SEED + """) s
+_DOWN = """WITH RECURSIVE down(k, depth) AS (
+    SELECT s.key, 0 FROM (""" + _SEED_KEYS + """) s
     UNION
-    SELECT e.child, d.depth + 1 FROM edges e JOIN down d ON e.parent = d.id
+    SELECT g.child, d.depth + 1 FROM genealogy g JOIN down d ON g.parent = d.k
      WHERE d.depth < ?
 )
 """
 
-_UP = """WITH RECURSIVE up(id, depth) AS (
-    SELECT s.id, 0 FROM (""" + _SEED + """) s
+_UP = """WITH RECURSIVE up(k, depth) AS (
+    SELECT s.key, 0 FROM (""" + _SEED_KEYS + """) s
     UNION
-    SELECT e.parent, u.depth + 1 FROM edges e JOIN up u ON e.child = u.id
+    SELECT g.parent, u.depth + 1 FROM genealogy g JOIN up u ON g.child = u.k
      WHERE u.depth < ?
-), hit(id) AS MATERIALIZED (SELECT DISTINCT id FROM up WHERE depth > 0)
+), hit(k) AS MATERIALIZED (SELECT DISTINCT k FROM up WHERE depth > 0)
 """
+
+# An edge as the readers of the old `edges` table know it (the `edges` view has the same).
+_EDGE = """g.n AS id, p.id AS parent, c.id AS child, g.qty, coalesce(g.op, s.op) AS op,
+           g.step_id, coalesce(g.station_id, s.station_id) AS station_id, g.refdes,
+           g.feeder, coalesce(g.at, s.completed_at) AS at"""
+_EDGE_FROM = """genealogy g JOIN items p ON p.key = g.parent JOIN items c ON c.key = g.child
+      LEFT JOIN steps s ON s.id = g.step_id"""
+
+EDGE_FIELDS = ("parent", "child", "qty", "op", "step_id", "station_id", "refdes", "feeder",
+               "at")
+
+
+def add_edges(store: Store, edges: Iterable[Mapping[str, Any]]) -> int:
+    """Record consumption edges (inside the caller's transaction): each a mapping of
+    parent and child (item ids), qty, op, step_id, station_id, refdes, feeder, at; absent
+    fields are NULL. The op, station and time equal to the step's are not copied.
+    Returns the number of edges written."""
+    out = edge_rows(store, [{f: e.get(f) for f in EDGE_FIELDS} for e in edges])
+    if out:
+        store.insert_many("genealogy", GENEALOGY_COLUMNS, out)
+    return len(out)
+
+
+def edge_rows(store: Store, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """`genealogy` rows (GENEALOGY_COLUMNS order) for edges given by item ids: keys looked
+    up, numbers taken from the counter, the step's own op, station and time left NULL."""
+    if not rows:
+        return []
+    keys = item_keys(store, {r[f] for r in rows for f in ("parent", "child")})
+    step_ids = sorted({int(r["step_id"]) for r in rows if r["step_id"] is not None})
+    steps: dict[int, tuple[Any, ...]] = {}
+    for chunk, marks in in_chunks(step_ids):
+        for sid, op, station, at in store.tuples(
+                f"SELECT id, op, station_id, completed_at FROM steps WHERE id IN ({marks})",
+                chunk):
+            steps[int(sid)] = (op, station, at)
+    first = store.next_counters("genealogy.edge", len(rows))
+    out = []
+    for i, r in enumerate(rows):
+        for f in ("parent", "child"):
+            if r[f] not in keys:
+                raise RuntimeError(f"genealogy edge names {r[f]}, which is not an item")
+        own: tuple[Any, ...] = (r["op"], r["station_id"], r["at"])
+        step = steps.get(int(r["step_id"])) if r["step_id"] is not None else None
+        if step is not None:
+            own = tuple(None if v is not None and v == sv else v
+                        for v, sv in zip(own, step, strict=True))
+        out.append((keys[r["parent"]], keys[r["child"]], first + i, r["qty"], r["step_id"],
+                    r["feeder"], r["refdes"], *own))
+    return out
+
+
+GENEALOGY_COLUMNS = ("parent", "child", "n", "qty", "step_id", "feeder", "refdes", "op",
+                     "station_id", "at")
+
+
+def item_keys(store: Store, ids: Iterable[str]) -> dict[str, int]:
+    """The integer key of each item id given (ids that are not items are left out)."""
+    out: dict[str, int] = {}
+    for chunk, marks in in_chunks(sorted(ids)):
+        out.update(store.tuples(f"SELECT id, key FROM items WHERE id IN ({marks})", chunk))
+    return out
 
 
 def _depth(depth: int | None) -> int:
@@ -58,12 +129,11 @@ def backward_edges(store: Store, root: str, depth: int | None = None) -> list[Ro
     tree (and each node's depth) is rebuilt by the caller from parent → child.
     """
     d = _depth(depth)
-    sql = _DOWN + """
-    SELECT e.id, e.parent, e.child, e.qty, e.op, e.step_id, e.station_id, e.refdes, e.feeder,
-           e.at, i.kind AS child_kind
-      FROM edges e JOIN items i ON i.id = e.child
-     WHERE e.parent IN (SELECT id FROM down WHERE depth < ?)
-     ORDER BY e.id"""
+    sql = _DOWN + f"""
+    SELECT {_EDGE}, c.kind AS child_kind
+      FROM {_EDGE_FROM}
+     WHERE g.parent IN (SELECT k FROM down WHERE depth < ?)
+     ORDER BY g.n"""
     with store.navigating():
         return store.all(sql, (root, root, d, d))
 
@@ -79,8 +149,9 @@ def backward_details(store: Store, root: str, depth: int | None = None,
     """
     if edges is None:
         with store.navigating():
-            ids = [r["id"] for r in store.all(_DOWN + "SELECT DISTINCT id FROM down",
-                                              (root, root, _depth(depth)))]
+            ids = [r[0] for r in store.tuples(
+                _DOWN + "SELECT i.id FROM items i WHERE i.key IN (SELECT k FROM down)",
+                (root, root, _depth(depth)))]
     else:
         seeds = [r[0] for r in store.tuples(_SEED, (root, root))]
         ids = list(dict.fromkeys([*seeds, *(e["child"] for e in edges)]))
@@ -124,19 +195,19 @@ def _by_ids(store: Store, sql: str, ids: list[str], order: str | tuple[str, ...]
     return rows
 
 
-_UP_ALL = """WITH RECURSIVE up(id) AS (
-    SELECT s.id FROM (""" + _SEED + """) s
+_UP_ALL = """WITH RECURSIVE up(k) AS (
+    SELECT s.key FROM (""" + _SEED_KEYS + """) s
     UNION
-    SELECT e.parent FROM edges e JOIN up u ON e.child = u.id
+    SELECT g.parent FROM genealogy g JOIN up u ON g.child = u.k
 )
 """
 
 # Each item reached, with its unit record if it is a unit (else it is a lot: only units and
 # lots are made from something, so only they are parents). `up` drives the join (LEFT JOIN
-# keeps it the outer loop): one primary-key lookup per item, never a scan of `units`.
+# keeps it the outer loop): one key lookup per item, never a scan of `units`.
 _REACHED = """
-SELECT h.id, u.lot_id, u.status, u.on_hold, u.hold_reason, u.consumed_into
-  FROM {hit} h LEFT JOIN units u ON u.serial = h.id"""
+SELECT i.id, u.lot_id, u.status, u.on_hold, u.hold_reason, u.consumed_into
+  FROM {hit} h JOIN items i ON i.key = h.k LEFT JOIN units u ON u.serial = i.id"""
 
 
 def forward_items(store: Store, start: str, depth: int | None = None) -> list[Row]:
@@ -153,7 +224,7 @@ def forward_items(store: Store, start: str, depth: int | None = None) -> list[Ro
     """
     with store.navigating():
         if depth is None:
-            rows = store.tuples(_UP_ALL + _REACHED.format(hit="up") + " WHERE h.id <> ?",
+            rows = store.tuples(_UP_ALL + _REACHED.format(hit="up") + " WHERE i.id <> ?",
                                 (start, start, start))
         else:
             rows = store.tuples(_UP + _REACHED.format(hit="hit"),
@@ -195,10 +266,10 @@ def shipments_of(store: Store, lot_ids: list[str]) -> list[Row]:
 def explain(store: Store, sql_name: str) -> list[Any]:
     """Query plans (for benchmarks and tests): 'backward' or 'forward'."""
     if sql_name == "backward":
-        sql = _DOWN + "SELECT e.id FROM edges e WHERE e.parent IN (SELECT id FROM down)"
+        sql = _DOWN + "SELECT g.n FROM genealogy g WHERE g.parent IN (SELECT k FROM down)"
         params: tuple[Any, ...] = ("X", "X", MAX_DEPTH)
     else:
-        sql = _UP + "SELECT id FROM hit"
+        sql = _UP + "SELECT k FROM hit"
         params = ("X", "X", MAX_DEPTH)
     prefix = "EXPLAIN " if store.dialect == "postgres" else "EXPLAIN QUERY PLAN "
     return store.all(prefix + sql, params)

@@ -29,5 +29,6 @@ def consumed_by_part(store: Store, lot_id: str) -> list[Row]:
                      "GROUP BY m.part ORDER BY m.part", (lot_id,))
 
 
-def edge(store: Store, edge_id: int) -> Row | None:
-    return store.one("SELECT * FROM edges WHERE id = ?", (edge_id,))
+def edge(store: Store, edge_id: int, parent: str) -> Row | None:
+    """Edge `edge_id` of `parent` (found through the parent's key, not a scan by number)."""
+    return store.one("SELECT * FROM edges WHERE parent = ? AND id = ?", (parent, edge_id))

@@ -307,6 +307,48 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE steps ADD COLUMN instruction_rev TEXT",
         "CREATE INDEX steps_instruction ON steps(instruction_doc, instruction_rev)",
     ],
+    # Issue 15: a lean genealogy. Items get integer keys; an edge is (parent, child, n)
+    # of those keys in a table without rowid, with one reverse index; the op, station and
+    # time it shares with its step are read from the step (NULL here), kept only for an
+    # edge without a step or one that differs from it. `n` is the edge's number (the
+    # old `edges.id`: order of recording). `edges` stays, as a view, for the readers of
+    # the old columns. The migration event (`genealogy.migrate`) re-images the rows.
+    [
+        "ALTER TABLE items ADD COLUMN key INTEGER",
+        """UPDATE items SET key = r.k FROM (SELECT id, row_number() OVER
+            (ORDER BY created_at, id) AS k FROM items) r WHERE items.id = r.id""",
+        "CREATE UNIQUE INDEX items_key ON items(key)",
+        "ALTER TABLE edges RENAME TO edges_before_genealogy",
+        """CREATE TABLE genealogy (parent INTEGER NOT NULL, child INTEGER NOT NULL,
+            n BIGINT NOT NULL, qty REAL NOT NULL, step_id INTEGER, feeder TEXT, refdes TEXT,
+            op INTEGER, station_id TEXT, at TEXT,
+            PRIMARY KEY (parent, child, n)){without_rowid}""",
+        # LEFT JOINs: an edge naming an unknown item fails the NOT NULL (nothing migrated).
+        """INSERT INTO genealogy (parent, child, n, qty, step_id, feeder, refdes, op,
+            station_id, at)
+            SELECT p.key, c.key, e.id, e.qty, e.step_id, e.feeder, e.refdes,
+                   CASE WHEN s.id IS NOT NULL AND e.op = s.op THEN NULL ELSE e.op END,
+                   CASE WHEN s.id IS NOT NULL AND e.station_id = s.station_id THEN NULL
+                        ELSE e.station_id END,
+                   CASE WHEN s.id IS NOT NULL AND e.at = s.completed_at THEN NULL
+                        ELSE e.at END
+              FROM edges_before_genealogy e LEFT JOIN items p ON p.id = e.parent
+              LEFT JOIN items c ON c.id = e.child LEFT JOIN steps s ON s.id = e.step_id""",
+        # the edge numbers go on after the old ids (no row when there were none: a new
+        # database, which `mes db copy` then fills with the source's counters)
+        """INSERT INTO counters (name, value)
+            SELECT 'genealogy.edge', max(id) FROM edges_before_genealogy
+            HAVING count(*) > 0""",
+        "DROP TABLE edges_before_genealogy",
+        "CREATE INDEX genealogy_child ON genealogy(child, parent)",
+        """CREATE VIEW edges AS
+            SELECT g.n AS id, p.id AS parent, c.id AS child, g.qty,
+                   coalesce(g.op, s.op) AS op, g.step_id,
+                   coalesce(g.station_id, s.station_id) AS station_id, g.refdes, g.feeder,
+                   coalesce(g.at, s.completed_at) AS at
+              FROM genealogy g JOIN items p ON p.key = g.parent
+              JOIN items c ON c.key = g.child LEFT JOIN steps s ON s.id = g.step_id""",
+    ],
 ]
 
 # Append-only: the database itself refuses to change or remove an audit event.
@@ -322,3 +364,11 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # before it gets an `audit.baseline` of the rows it had).
 ROW_IMAGES_SINCE = 1 + next(i for i, m in enumerate(MIGRATIONS)
                             if any("row_images" in s for s in m))
+# The migration (index into MIGRATIONS) that moves `edges` into `genealogy` (issue 15).
+GENEALOGY_MIGRATION = next(i for i, m in enumerate(MIGRATIONS)
+                           if any(s.startswith("CREATE TABLE genealogy") for s in m))
+
+
+def ddl(statement: str, dialect: str) -> str:
+    """Placeholders of the portable DDL that differ by dialect, other than `{pk}`."""
+    return statement.replace("{without_rowid}", " WITHOUT ROWID" if dialect == "sqlite" else "")

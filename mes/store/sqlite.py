@@ -13,10 +13,12 @@ from pathlib import Path
 from mes.errors import IntegrityFailure, NotFound
 from mes.store.base import Store
 from mes.store.schema import (
+    GENEALOGY_MIGRATION,
     MIGRATIONS,
     ROW_IMAGES_SINCE,
     SCHEMA_VERSION,
     SQLITE_AUDIT_GUARDS,
+    ddl,
 )
 
 BUSY_TIMEOUT_MS = 10_000
@@ -62,22 +64,46 @@ class SqliteStore(Store):
     def migrate(self) -> int:
         """Bring the schema up to this program's version; refuse a newer database."""
         self.check_version(SCHEMA_VERSION)
+        found = self.schema_version()
+        backup = self.backup_before_migration(found) if 0 < found < SCHEMA_VERSION else None
         self.allow_unprotected = True  # the first migration creates the protection
         try:
             current = self._migrate()
+        except sqlite3.DatabaseError as exc:  # rolled back: the database is as it was
+            raise IntegrityFailure(
+                f"{self.path} could not be migrated from schema version {found} to "
+                f"{SCHEMA_VERSION} ({exc}); nothing was changed (a copy is at {backup}): "
+                "investigate the rows named, or restore a backup") from exc
         finally:
             self.allow_unprotected = False
         if 0 < current < ROW_IMAGES_SINCE:
             self.baseline_row_images()
         return SCHEMA_VERSION
 
+    def backup_before_migration(self, version: int) -> Path:
+        """An online copy (SQLite's backup API) of the database as it is, `mes.db.v<N>.bak`
+        next to it, before a migration from version N touches it."""
+        target = self.path.with_name(f"{self.path.name}.v{version}.bak")
+        dst = sqlite3.connect(target)
+        try:
+            self.conn.backup(dst)
+        finally:
+            dst.close()
+        return target
+
     def _migrate(self) -> int:
+        from mes.store import genealogy_migration
+
         with self.transaction():
             current = self.schema_version()
             for number in range(current, SCHEMA_VERSION):
+                state = (genealogy_migration.before(self, current)
+                         if number == GENEALOGY_MIGRATION and current else None)
                 for statement in MIGRATIONS[number]:
-                    self.conn.execute(statement.replace(
+                    self.conn.execute(ddl(statement, self.dialect).replace(
                         "{pk}", "INTEGER PRIMARY KEY AUTOINCREMENT"))
+                if number == GENEALOGY_MIGRATION:
+                    genealogy_migration.after(self, state)
                 if number == 0:
                     for guard in SQLITE_AUDIT_GUARDS:
                         self.conn.execute(guard)

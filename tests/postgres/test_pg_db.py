@@ -29,7 +29,7 @@ def test_db_info(workspace: Workspace) -> None:
     assert d["schema_version"] == d["program_schema_version"] >= 1
     assert d["status"] == "current"
     assert d["tables"]["users"] == 4 and d["tables"]["sites"] == 1
-    assert set(d["tables"]) >= {"audit", "lots", "units", "steps", "edges", "signatures"}
+    assert set(d["tables"]) >= {"audit", "lots", "units", "steps", "genealogy", "signatures"}
     verify = json.loads(workspace.ok("audit", "verify", "--json").out)
     assert d["audit_head"] == {"seq": verify["head_seq"], "hash": verify["head_hash"]}
     assert d["tables"]["audit"] == verify["events"]

@@ -110,7 +110,7 @@ def _rewrite_tail(con: sqlite3.Connection, b: dict[str, Any]) -> None:
     seq, new = con.execute("SELECT seq, new FROM audit WHERE action = 'step.complete' "
                            "ORDER BY seq DESC LIMIT 1").fetchone()
     step = json.loads(new)["step"]
-    con.execute("DELETE FROM edges WHERE step_id = ?", (step,))
+    con.execute("DELETE FROM genealogy WHERE step_id = ?", (step,))
     con.execute("DELETE FROM steps WHERE id = ?", (step,))
     con.execute("DELETE FROM audit WHERE seq = ?", (seq,))
     con.execute("UPDATE audit SET seq = seq - 1 WHERE seq > ?", (seq,))
@@ -160,7 +160,7 @@ CASES: dict[str, tuple[Any, tuple[int, int, int]]] = {
     "lots: qty_scrapped edited": (_sqls(
         "UPDATE lots SET qty_scrapped = 1 WHERE id = '{lot}'"), (0, 0, 7)),
     "lots: row inserted": (_sqls(
-        "INSERT INTO items VALUES ('L9999-0001', 'lot', '2026-01-01')",
+        "INSERT INTO items (id, kind, created_at) VALUES ('L9999-0001', 'lot', '2026-01-01')",
         "INSERT INTO lots (id, part, routing_version, site_id, qty, serialized, status, "
         "created_at, created_by) VALUES ('L9999-0001', 'PCBA-OXI-100', 1, 'SITE-1', 1, 1, "
         "'completed', '2026-01-01', 'fatima')"), (0, 0, 7)),
@@ -180,7 +180,7 @@ CASES: dict[str, tuple[Any, tuple[int, int, int]]] = {
     "material_lots: supplier_lot edited": (_sqls(
         "UPDATE material_lots SET supplier_lot = 'X' WHERE id = '{reel}'"), (0, 0, 7)),
     "steps: row deleted": (_sqls(
-        "DELETE FROM edges WHERE step_id = (SELECT max(id) FROM steps)",
+        "DELETE FROM genealogy WHERE step_id = (SELECT max(id) FROM steps)",
         "DELETE FROM steps WHERE id = (SELECT max(id) FROM steps)"), (0, 0, 7)),
     "steps: row inserted": (_sqls(
         "INSERT INTO steps (lot_id, serial, op, station_id, username, started_at, "
@@ -194,13 +194,15 @@ CASES: dict[str, tuple[Any, tuple[int, int, int]]] = {
         "(SELECT data FROM steps WHERE id = 1)) LIMIT 1), '999') WHERE id = 1"), (0, 0, 7)),
     "steps: completed_at edited": (_sqls(
         "UPDATE steps SET completed_at = '2020-01-01' WHERE id = 1"), (0, 0, 7)),
-    "edges: consumption deleted": (_sqls(
-        "DELETE FROM edges WHERE id = (SELECT max(id) FROM edges)"), (0, 0, 7)),
-    "edges: quantity edited": (_sqls(
-        "UPDATE edges SET qty = qty * 2 WHERE id = (SELECT min(id) FROM edges)"), (0, 0, 7)),
-    "edges: genealogy link inserted": (_sqls(
-        "INSERT INTO edges (parent, child, qty, at) VALUES ('{serials[0]}', '{reel}', 1, "
-        "'2026-01-01')"), (0, 0, 7)),
+    "genealogy: consumption deleted": (_sqls(
+        "DELETE FROM genealogy WHERE n = (SELECT max(n) FROM genealogy)"), (0, 0, 7)),
+    "genealogy: quantity edited": (_sqls(
+        "UPDATE genealogy SET qty = qty * 2 WHERE n = (SELECT min(n) FROM genealogy)"),
+                                   (0, 0, 7)),
+    "genealogy: link inserted": (_sqls(
+        "INSERT INTO genealogy (parent, child, n, qty, at) VALUES ((SELECT key FROM items "
+        "WHERE id = '{serials[0]}'), (SELECT key FROM items WHERE id = '{reel}'), "
+        "(SELECT max(n) + 1 FROM genealogy), 1, '2026-01-01')"), (0, 0, 7)),
     "signatures: meaning edited": (_sqls(
         "UPDATE signatures SET meaning = 'approved' WHERE id = (SELECT max(id) FROM "
         "signatures)"), (0, 0, 7)),
