@@ -131,8 +131,9 @@ class PostgresStore(Store):
             with self.transaction():
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK_KEY,))
                 current = self.schema_version()
-                from mes.store import genealogy_migration
+                from mes.store import genealogy_migration, upgrade_images
 
+                reimage = upgrade_images.before(self, current) if current else None
                 for number in range(current, SCHEMA_VERSION):
                     state = (genealogy_migration.before(self, current)
                              if number == GENEALOGY_MIGRATION and current else None)
@@ -143,6 +144,7 @@ class PostgresStore(Store):
                     if number == 0:
                         for guard in PG_AUDIT_GUARDS:
                             self.conn.execute(guard)
+                upgrade_images.after(self, reimage, current)
                 if current != SCHEMA_VERSION:
                     self.exec("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                               "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -96,6 +96,9 @@ class SqliteStore(Store):
 
         with self.transaction():
             current = self.schema_version()
+            from mes.store import upgrade_images
+
+            reimage = upgrade_images.before(self, current) if current else None
             for number in range(current, SCHEMA_VERSION):
                 state = (genealogy_migration.before(self, current)
                          if number == GENEALOGY_MIGRATION and current else None)
@@ -107,6 +110,7 @@ class SqliteStore(Store):
                 if number == 0:
                     for guard in SQLITE_AUDIT_GUARDS:
                         self.conn.execute(guard)
+            upgrade_images.after(self, reimage, current)
             self.exec("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                       (str(SCHEMA_VERSION),))

@@ -29,6 +29,17 @@ def _plain(x: Any) -> Any:
     return json.loads(json.dumps(x, sort_keys=True, default=str))
 
 
+def as_before(new: Any, old: Any) -> Any:
+    """`new` cut to the fields the previous release answered with: what it said must be
+    said again; fields added since (e.g. each edge's site, issue 20) are not compared."""
+    new = _plain(new)
+    if isinstance(new, dict) and isinstance(old, dict):
+        return {k: as_before(new[k], old[k]) for k in new if k in old}
+    if isinstance(new, list) and isinstance(old, list) and len(new) == len(old):
+        return [as_before(n, o) for n, o in zip(new, old, strict=True)]
+    return new
+
+
 def _workspace(tmp_path: Path) -> Path:
     ws = tmp_path / "ws"
     ws.mkdir()
@@ -44,8 +55,13 @@ def _objects(db: Path) -> dict[str, str]:
         con.close()
 
 
+# The release the fixture was made by: before the genealogy migration (later migrations
+# of this release run after it in the same upgrade).
+PREVIOUS = int(OLD["made_by"]["schema_version"])
+
+
 def test_the_fixture_has_the_previous_schema() -> None:
-    assert OLD["made_by"]["schema_version"] == GENEALOGY_MIGRATION
+    assert PREVIOUS <= GENEALOGY_MIGRATION
     assert _objects(DATA / "mes.db")["edges"] == "table"
 
 
@@ -54,7 +70,7 @@ def test_opening_migrates_in_place_after_a_backup(tmp_path: Path) -> None:
     ctx = Context(workspace=ws, db=str(ws / "mes.db"))
     try:
         assert ctx.store.schema_version() == SCHEMA_VERSION
-        backup = ws / f"mes.db.v{GENEALOGY_MIGRATION}.bak"
+        backup = ws / f"mes.db.v{PREVIOUS}.bak"
         assert _objects(backup)["edges"] == "table"  # the database as it was
         found = _objects(ws / "mes.db")
         assert found["genealogy"] == "table" and found["edges"] == "view"
@@ -71,9 +87,9 @@ def test_opening_migrates_in_place_after_a_backup(tmp_path: Path) -> None:
         assert event is not None and json.loads(event["new"])["edges"] == n_old
 
         for item, want in OLD["back"].items():
-            assert _plain(trace.backward(ctx, item)) == want, item
+            assert as_before(trace.backward(ctx, item), want) == want, item
         for item, want in OLD["forward"].items():
-            assert _plain(trace.forward(ctx, item)) == want, item
+            assert as_before(trace.forward(ctx, item), want) == want, item
 
         out = audit.verify(ctx, reconcile=True)
         assert out["reconcile"]["ok"], out["reconcile"]["problems"]
@@ -110,5 +126,5 @@ def test_a_migration_that_fails_leaves_the_database_as_it_was(tmp_path: Path) ->
     assert _objects(ws / "mes.db")["edges"] == "table"
     con = sqlite3.connect(ws / "mes.db")
     assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] \
-        == str(GENEALOGY_MIGRATION)
+        == str(PREVIOUS)
     con.close()

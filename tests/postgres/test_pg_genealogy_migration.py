@@ -14,8 +14,8 @@ import pytest
 from mes.services import audit, trace
 from mes.services.context import Context
 from mes.store.postgres import PG_AUDIT_GUARDS, PostgresStore, pg_ddl
-from mes.store.schema import GENEALOGY_MIGRATION, MIGRATIONS, SCHEMA_VERSION
-from tests.foundation.test_genealogy_migration import DATA, OLD, _plain
+from mes.store.schema import MIGRATIONS, SCHEMA_VERSION
+from tests.foundation.test_genealogy_migration import DATA, OLD, PREVIOUS, as_before
 
 pytestmark = pytest.mark.postgres
 
@@ -28,7 +28,7 @@ def _load_previous_release(url: str) -> int:
     tables = [r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                         "AND name NOT LIKE 'sqlite_%'")]
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
-        for number in range(GENEALOGY_MIGRATION):
+        for number in range(PREVIOUS):
             for statement in MIGRATIONS[number]:
                 conn.execute(pg_ddl(statement))
             if number == 0:
@@ -54,7 +54,7 @@ def test_a_previous_release_database_migrates_in_place(pg_url: str, tmp_path: Pa
     n_edges = _load_previous_release(pg_url)
     store = PostgresStore(pg_url)
     try:
-        assert store.schema_version() == GENEALOGY_MIGRATION
+        assert store.schema_version() == PREVIOUS
         store.migrate()
         assert store.schema_version() == SCHEMA_VERSION
         assert store.scalar("SELECT count(*) FROM genealogy") == n_edges
@@ -66,9 +66,9 @@ def test_a_previous_release_database_migrates_in_place(pg_url: str, tmp_path: Pa
     ctx = Context(workspace=tmp_path, db=pg_url)
     try:
         for item, want in OLD["back"].items():
-            assert _plain(trace.backward(ctx, item)) == want, item
+            assert as_before(trace.backward(ctx, item), want) == want, item
         for item, want in OLD["forward"].items():
-            assert _plain(trace.forward(ctx, item)) == want, item
+            assert as_before(trace.forward(ctx, item), want) == want, item
         out = audit.verify(ctx, reconcile=True)
         assert out["reconcile"]["ok"], out["reconcile"]["problems"]
         event = ctx.store.one("SELECT new FROM audit WHERE action = 'genealogy.migrate'")
