@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from mes import clock
@@ -18,6 +16,7 @@ from mes.domain.ids import check_id
 from mes.domain.words import plural
 from mes.errors import InvalidInput, NotAuthorised, NotFound, Refused
 from mes.services.context import Actor, Context
+from mes.services.files import write_atomic
 from mes.services.localtime import local_offset
 from mes.services.settings import setting
 from mes.store.base import Store
@@ -503,7 +502,7 @@ def login(ctx: Context, username: str, station: str | None) -> dict[str, Any]:
                                   "host": socket.gethostname(), "last_seen": at})
         store.append_audit(username=username, station=station, action="user.login",
                            entity_type="user", entity_id=username)
-    write_private(ctx.session_path, token + "\n")
+    write_atomic(ctx.session_path, (token + "\n").encode(), private=True)
     return {"username": actor.username, "full_name": actor.full_name, "role": actor.role,
             "station": station, "expires_at": expires}
 
@@ -524,20 +523,6 @@ def logout(ctx: Context) -> str | None:
     return session["username"] if session else None
 
 
-def write_private(path: Path, text: str) -> None:
-    """Create `path` readable by its owner only, atomically: a new file made 0600 from the
-    start (never a moment world-readable), then renamed over the old one."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # -- electronic signatures ---------------------------------------------------------------

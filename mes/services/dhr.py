@@ -22,9 +22,7 @@ import csv
 import hashlib
 import io
 import json
-import os
 import statistics
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +44,7 @@ from mes.services.auth import (
 )
 from mes.services.component_quality import component_quality
 from mes.services.context import Context
+from mes.services.files import write_atomic
 from mes.services.localtime import local_offset, site_zone
 from mes.services.lots import resolve
 from mes.services.routings import get_part
@@ -921,7 +920,7 @@ def _place(target: Path, names: tuple[str, str, str], files: tuple[bytes, bytes,
     target.mkdir(parents=True, exist_ok=True)
     paths = [target / n for n in names]
     for path, data in zip(paths, files, strict=True):
-        _atomic_write(path, data)
+        write_atomic(path, data)
     return {"dhr": d, "version": version, "unchanged": False, "pdf": str(paths[0]),
             "json": str(paths[1]), "csv": str(paths[2])}
 
@@ -937,17 +936,6 @@ def _file_sha(path: Path) -> str | None:
         return None
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- review and release ----------------------------------------------------------------------

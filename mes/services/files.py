@@ -17,6 +17,43 @@ from typing import Any
 from mes.store.base import Store
 
 
+def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Write `path` whole or not at all: a temporary file in the same folder, fsynced, then
+    renamed over the old one. `private`: created 0600 from the start (a session token),
+    never a moment readable by others, whatever the umask."""
+    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_controlled(source: Path, *, path_of: str, empty: str, limit: int) -> bytes:
+    """The bytes of a file handed in to be kept as a controlled copy (a firmware build, a
+    work instruction): refused when missing, unreadable, empty or larger than `limit`."""
+    from mes.errors import InvalidInput, NotFound
+
+    try:
+        data = source.read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"{source}: no such file: check the path to {path_of}") from None
+    except OSError as exc:
+        raise InvalidInput(f"{source}: cannot be read ({exc.strerror}): check the file",
+                           field="file") from None
+    if not data:
+        raise InvalidInput(f"{source}: {empty}", field="file")
+    if len(data) > limit:
+        raise InvalidInput(f"{source}: {len(data)} bytes is larger than {limit} bytes: is "
+                           "this the right file?", field="file")
+    return data
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:

@@ -41,6 +41,7 @@ from mes.services.auth import (
     signatures_for,
 )
 from mes.services.context import Context
+from mes.services.files import read_controlled
 from mes.services.files import record as record_file
 from mes.services.lots import resolve
 from mes.services.routings import get_part, routing_version
@@ -116,18 +117,8 @@ def register(ctx: Context, source: Path, part: str, version: str) -> dict[str, A
     existing = store.get("items", fid)
     if existing:
         raise Refused(f"{fid} is already registered: a new build needs a new version")
-    try:
-        data = source.read_bytes()
-    except FileNotFoundError:
-        raise NotFound(f"{source}: no such file: check the path to the build") from None
-    except OSError as exc:
-        raise InvalidInput(f"{source}: cannot be read ({exc.strerror}): check the file",
-                           field="file") from None
-    if not data:
-        raise InvalidInput(f"{source}: the image is empty: check the build", field="file")
-    if len(data) > MAX_IMAGE_BYTES:
-        raise InvalidInput(f"{source}: {len(data)} bytes is larger than "
-                           f"{MAX_IMAGE_BYTES} bytes: is this the right file?", field="file")
+    data = read_controlled(source, path_of="the build",
+                           empty="the image is empty: check the build", limit=MAX_IMAGE_BYTES)
     digest = hashlib.sha256(data).hexdigest()
     relative = Path("firmware") / f"{part}-{version}-{digest[:12]}.bin"
     target = ctx.workspace / relative

@@ -10,10 +10,7 @@ cannot be printed by another job.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,18 +44,6 @@ def preview(pdf: bytes, dpi: int) -> bytes:
     return preview_png(pdf, 0, dpi)
 
 
-def write_file(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def record_job(tx: Store, ctx: Context, username: str, lot_id: str, template: Template,

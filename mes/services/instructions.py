@@ -27,8 +27,8 @@ from mes.domain.interlocks import InstructionInForce
 from mes.errors import IntegrityFailure, InvalidInput, NotFound, Refused
 from mes.services.auth import check_segregation, prepare_signature, require, sign, signatures_for
 from mes.services.context import Context
+from mes.services.files import read_controlled, sha256_of, write_readonly
 from mes.services.files import record as record_file
-from mes.services.files import sha256_of, write_readonly
 from mes.store import instructions as records
 from mes.store.base import Row, Store
 
@@ -117,18 +117,8 @@ def load(ctx: Context, doc: str, source: Path, revision: str, ops: list[str],
     actor = require(ctx, "instruction.load")
     store = ctx.store
     _check_new(store, doc, rev, wanted)
-    try:
-        data = source.read_bytes()
-    except FileNotFoundError:
-        raise NotFound(f"{source}: no such file: check the path to the instruction") from None
-    except OSError as exc:
-        raise InvalidInput(f"{source}: cannot be read ({exc.strerror}): check the file",
-                           field="file") from None
-    if not data:
-        raise InvalidInput(f"{source}: the file is empty: check the document", field="file")
-    if len(data) > MAX_FILE_BYTES:
-        raise InvalidInput(f"{source}: {len(data)} bytes is larger than {MAX_FILE_BYTES} "
-                           "bytes: is this the right file?", field="file")
+    data = read_controlled(source, path_of="the instruction",
+                           empty="the file is empty: check the document", limit=MAX_FILE_BYTES)
     digest = hashlib.sha256(data).hexdigest()
     suffix = source.suffix if _SUFFIX_RE.fullmatch(source.suffix) else ""
     relative = Path("instructions") / f"{doc}-{rev}-{digest[:12]}{suffix.lower()}"

@@ -35,6 +35,7 @@ from mes.errors import IntegrityFailure, InvalidInput, MesError, NotFound, Refus
 from mes.render.label_content import LabelContent
 from mes.services.auth import check_site, require
 from mes.services.context import Context
+from mes.services.files import write_atomic
 from mes.services.lots import resolve
 from mes.services.routings import get_part, routing_version
 from mes.services.steps import passed_ops
@@ -409,7 +410,7 @@ def print_labels(ctx: Context, req: PrintRequest, on_progress: Progress | None =
                 first_job = fa.record_job(tx, ctx, actor.username, lot["id"], template,
                                           template_sha256, job_items, req, records[0]["id"],
                                           _rel(ctx, preview_file), preview)
-                fa.write_file(preview_file, preview)
+                write_atomic(preview_file, preview)
             os.replace(tmp, final)  # last step inside the transaction: no record, no file
             renamed = True
     except BaseException:
@@ -563,15 +564,7 @@ def preview(ctx: Context, name: str, out: Path) -> dict[str, Any]:
     t = load_template(name, template_dirs(ctx))
     png = preview_png(render_label_pdf([specimen(t)], t))
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(png)
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_atomic(out, png)
     return {"template": t.name, "version": t.version, "out": str(out), "bytes": len(png)}
 
 
