@@ -20,7 +20,7 @@ from typing import Any
 
 from mes.errors import InvalidInput
 from mes.services.context import Context
-from mes.services.quality import _op_names, _seconds
+from mes.services.quality import _op_names, _seconds, op_summary
 from mes.store import efficiency as db
 
 PERIODS = ("day", "week", "month")
@@ -86,16 +86,11 @@ def _operations(steps: list[dict[str, Any]], names: dict[tuple[str, int], str]
         groups.setdefault((s["part"], s["op"]), []).append(s)
     out = []
     for (p, op), rows in sorted(groups.items()):
-        first = [r for r in rows if r["attempt"] == 1]
-        cycles = [c for c in (_seconds(r["started_at"], r["completed_at"]) for r in rows)
-                  if c]  # a step recorded without a start has no cycle time
-        out.append({"part": p, "op": op, "name": names.get((p, op)), "steps": len(rows),
-                    "fpy_pct": round(100.0 * sum(r["status"] == "passed" for r in first)
-                                     / len(first), 2) if first else None,
-                    "failed": sum(r["status"] == "failed" for r in rows),
-                    "repeats": sum(r["attempt"] > 1 for r in rows),
-                    "median_cycle_s": round(statistics.median(cycles), 3) if cycles else None,
-                    "cycle_samples": len(cycles)})
+        o = op_summary(rows)
+        out.append({"part": p, "op": op, "name": names.get((p, op)), "steps": o["attempts"],
+                    "fpy_pct": o["fpy_pct"], "failed": o["failed"], "repeats": o["repeats"],
+                    "median_cycle_s": o["median_cycle_s"],
+                    "cycle_samples": o["cycle_samples"]})
     return out
 
 

@@ -658,18 +658,12 @@ def yield_report(ctx: Context, part: str | None = None, since: str | None = None
         groups.setdefault((s["part"], s["op"]), []).append(s)
     out = []
     for (p, op), rows in sorted(groups.items()):
-        first = [r for r in rows if r["attempt"] == 1]
-        first_pass = sum(1 for r in first if r["status"] == "passed")
-        cycles = [c for c in (_seconds(r["started_at"], r["completed_at"]) for r in rows)
-                  if c is not None]
+        o = op_summary(rows)
         pp = per_part.get(p, {"lots_in_process": 0, "scrapped": 0})
         out.append({"part": p, "op": op, "name": names.get((p, op)),
-                    "first_attempts": len(first), "first_pass": first_pass,
-                    "fpy_pct": round(100.0 * first_pass / len(first), 2) if first else None,
-                    "attempts": len(rows),
-                    "failed": sum(1 for r in rows if r["status"] == "failed"),
-                    "mean_cycle_s": round(statistics.fmean(cycles), 3) if cycles else None,
-                    "median_cycle_s": round(statistics.median(cycles), 3) if cycles else None,
+                    "first_attempts": o["first_attempts"], "first_pass": o["first_pass"],
+                    "fpy_pct": o["fpy_pct"], "attempts": o["attempts"], "failed": o["failed"],
+                    "mean_cycle_s": o["mean_cycle_s"], "median_cycle_s": o["median_cycle_s"],
                     "part_scrapped": pp["scrapped"],
                     "part_lots_in_process": pp["lots_in_process"]})
     for p, pp in sorted(per_part.items()):  # parts with lots but no step yet
@@ -688,6 +682,22 @@ def _op_names(store: Store) -> dict[tuple[str, int], str]:
         for o in json.loads(r["doc"]).get("operations", []):
             names[(r["part"], o["op"])] = o["name"]
     return names
+
+
+def op_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The steps of one operation: first-pass yield over first attempts, failures,
+    repeats, and cycle times of the steps that were started (report yield and efficiency)."""
+    first = [r for r in rows if r["attempt"] == 1]
+    first_pass = sum(r["status"] == "passed" for r in first)
+    cycles = [c for c in (_seconds(r["started_at"], r["completed_at"]) for r in rows)
+              if c is not None]  # a step recorded without a start has no cycle time
+    return {"first_attempts": len(first), "first_pass": first_pass,
+            "fpy_pct": round(100.0 * first_pass / len(first), 2) if first else None,
+            "attempts": len(rows), "failed": sum(r["status"] == "failed" for r in rows),
+            "repeats": sum(r["attempt"] > 1 for r in rows),
+            "mean_cycle_s": round(statistics.fmean(cycles), 3) if cycles else None,
+            "median_cycle_s": round(statistics.median(cycles), 3) if cycles else None,
+            "cycle_samples": len(cycles)}
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:
