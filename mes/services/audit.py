@@ -271,9 +271,13 @@ def reconcile_records(store: Any, limit: int = 50,
         # REAL columns: fractional BOM quantities (0.35 g of paste) are not exact in binary.
         return abs(a - b) <= 1e-9 * max(1.0, abs(scale))
 
+    # One read of the edges serves the consumption totals and the per-step comparison;
+    # only the columns compared here (their other columns are covered by the row images).
+    edges = store.all("SELECT e.parent, e.child, e.qty, e.step_id, i.kind AS child_kind "
+                      "FROM edges e LEFT JOIN items i ON i.id = e.child")
     edges_by_child: dict[str, float] = {}
-    for r in store.all("SELECT child, sum(qty) AS q FROM edges GROUP BY child"):
-        edges_by_child[r["child"]] = float(r["q"])
+    for ed in edges:
+        edges_by_child[ed["child"]] = edges_by_child.get(ed["child"], 0.0) + float(ed["qty"])
     for table, kind, seen in (("lots", "lot", lots), ("units", "unit", units),
                               ("material_lots", "material", mats)):
         key = "serial" if table == "units" else "id"
@@ -323,11 +327,10 @@ def reconcile_records(store: Any, limit: int = 50,
                 if value != exp[col]:
                     bad(f"{kind} {rid} {col} is {value!r}, the audit trail says {exp[col]!r}")
 
-    step_rows = {int(r["id"]): r for r in store.all("SELECT * FROM steps")}
+    step_rows = {int(r["id"]): r for r in store.all(
+        "SELECT id, serial, lot_id, op, status, data FROM steps")}
     for sid in sorted(set(steps) - set(step_rows)):
         bad(f"step {sid} is in the audit trail but its row is missing (deleted?)")
-    edges = store.all("SELECT e.*, i.kind AS child_kind FROM edges e LEFT JOIN items i "
-                      "ON i.id = e.child")
     by_step: dict[int, Counter[tuple[str, float]]] = {}
     loose: Counter[tuple[Any, ...]] = Counter()
     fw: Counter[tuple[Any, ...]] = Counter()
