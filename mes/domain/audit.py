@@ -84,10 +84,12 @@ def row_digest(row: Mapping[str, Any]) -> str:
 def row_digest_of(keys: Sequence[str], values: Sequence[Any]) -> str:
     """`row_digest` of a row given as its column names in sorted order (quoted, as
     `quoted_keys` makes them) and its values in that order: the same text, written
-    column by column instead of building and sorting a dict per row. Strings, most of a
-    row's values, are quoted inline (a function call per value was a third of the time)."""
-    quote, value = _quote, _row_value
-    text = ",".join([k + (quote(v) if type(v) is str else value(v))
+    column by column instead of building and sorting a dict per row. Strings, integers and
+    nulls, most of a row's values, are written inline (a function call per value was a
+    third of the time)."""
+    quote, value, integer = _quote, _row_value, int.__repr__
+    text = ",".join([k + (quote(v) if (t := type(v)) is str else integer(v) if t is int
+                          else "null" if v is None else value(v))
                      for k, v in zip(keys, values, strict=True)])
     return hashlib.sha256(("{" + text + "}").encode()).hexdigest()[:32]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from mes.domain.audit import ChainWalk, quoted_keys, row_digest_of
@@ -135,20 +136,20 @@ def compare_row_images(store: Any, images: Images, bad: Any) -> int:
         cols, rows = store.iter_sorted_tuples(table)
         keys = quoted_keys(cols)
         at = [cols.index(c) for c in pk]
+        skipped = {k for t, k in NOT_RECORD_ROWS if t == table} if single else set()
+        key_of = itemgetter(*at)  # the value for a one-column key, else a tuple
         for row in rows:
-            k = tuple(row[i] for i in at)
-            ref = k[0] if single else k
-            if single and (table, ref) in NOT_RECORD_ROWS:
+            ref = key_of(row)
+            if ref in skipped:
                 continue
             checked += 1
             seen.add(ref)
             digest, seq = written.get(ref, (None, 0))
-            if digest is None:
+            if digest is None or row_digest_of(keys, row) != digest:
+                k = (ref,) if single else ref
                 bad(f"{table} {image_key(k)}: no audit event wrote this row (inserted "
-                    "directly?)")
-            elif row_digest_of(keys, row) != digest:
-                bad(f"{table} {image_key(k)}: the row differs from what audit event {seq} "
-                    "recorded (edited directly?)")
+                    "directly?)" if digest is None else f"{table} {image_key(k)}: the row "
+                    f"differs from what audit event {seq} recorded (edited directly?)")
         for ref, (digest, seq) in written.items():
             if digest is not None and ref not in seen:
                 shown = list(ref) if isinstance(ref, tuple) else ref
