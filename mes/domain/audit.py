@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.scanner
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _quote
@@ -27,6 +28,24 @@ AUDIT_COLUMNS = (*EVENT_FIELDS, "prev_hash", "hash", "row_images")
 def canonical_json(value: Any) -> str:
     """Sorted keys, UTF-8, no whitespace: the same bytes on every machine."""
     return _ENCODER.encode(value)
+
+
+_SCAN = json.scanner.c_make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
+
+
+def parse_json(text: Any) -> Any:
+    """json.loads of the JSON text mes stores (an event's `new`, its row images): the C
+    scanner directly, a third less time per event; anything it does not take whole
+    (whitespace around, not JSON, not a str) goes through json.loads, which decides."""
+    if type(text) is str:
+        try:
+            value, end = _SCAN(text, 0)
+        except StopIteration:
+            pass
+        else:
+            if end == len(text):
+                return value
+    return json.loads(text)
 
 
 def _field(value: Any) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
-from mes.domain.audit import ChainWalk, quoted_keys, row_digest_of
+from mes.domain.audit import ChainWalk, parse_json, quoted_keys, row_digest_of
 from mes.errors import IntegrityFailure, NotFound
 from mes.services.context import Context
 from mes.store.base import NOT_RECORD_ROWS, image_key
@@ -251,7 +251,7 @@ def reconcile_records(store: Any, limit: int = 50,
                     target[key] = bool(new[key]) if key == "on_hold" else new[key]
 
     images: Images = {}
-    loads = json.loads
+    loads = parse_json
     for e in (store.audit_tuples() if events is None else events):
         count += 1
         seq, action, etype, eid = e[0], e[4], e[5], e[6]
