@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.scanner
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _quote
@@ -27,6 +28,24 @@ AUDIT_COLUMNS = (*EVENT_FIELDS, "prev_hash", "hash", "row_images")
 def canonical_json(value: Any) -> str:
     """Sorted keys, UTF-8, no whitespace: the same bytes on every machine."""
     return _ENCODER.encode(value)
+
+
+_SCAN = json.scanner.c_make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
+
+
+def parse_json(text: Any) -> Any:
+    """json.loads of the JSON text mes stores (an event's `new`, its row images): the C
+    scanner directly, a third less time per event; anything it does not take whole
+    (whitespace around, not JSON, not a str) goes through json.loads, which decides."""
+    if type(text) is str:
+        try:
+            value, end = _SCAN(text, 0)
+        except StopIteration:
+            pass
+        else:
+            if end == len(text):
+                return value
+    return json.loads(text)
 
 
 def _field(value: Any) -> str:
@@ -84,13 +103,21 @@ def row_digest(row: Mapping[str, Any]) -> str:
 def row_digest_of(keys: Sequence[str], values: Sequence[Any]) -> str:
     """`row_digest` of a row given as its column names in sorted order (quoted, as
     `quoted_keys` makes them) and its values in that order: the same text, written
-    column by column instead of building and sorting a dict per row."""
-    parts = []
-    for key, v in zip(keys, values, strict=True):
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        parts.append(key + _field(v))
-    return hashlib.sha256(("{" + ",".join(parts) + "}").encode()).hexdigest()[:32]
+    column by column instead of building and sorting a dict per row. Strings, integers and
+    nulls, most of a row's values, are written inline (a function call per value was a
+    third of the time)."""
+    quote, value, integer = _quote, _row_value, int.__repr__
+    text = ",".join([k + (quote(v) if (t := type(v)) is str else integer(v) if t is int
+                          else "null" if v is None else value(v))
+                     for k, v in zip(keys, values, strict=True)])
+    return hashlib.sha256(("{" + text + "}").encode()).hexdigest()[:32]
+
+
+def _row_value(value: Any) -> str:
+    """A column value other than a str as `row_digest` writes it (whole floats as ints)."""
+    if isinstance(value, float) and value.is_integer():
+        return int.__repr__(int(value))
+    return _field(value)
 
 
 def quoted_keys(columns: Sequence[str]) -> list[str]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
-from mes.domain.audit import ChainWalk, quoted_keys, row_digest_of
+from mes.domain.audit import ChainWalk, parse_json, quoted_keys, row_digest_of
 from mes.errors import IntegrityFailure, NotFound
 from mes.services.context import Context
 from mes.store.base import NOT_RECORD_ROWS, image_key
@@ -135,20 +136,20 @@ def compare_row_images(store: Any, images: Images, bad: Any) -> int:
         cols, rows = store.iter_sorted_tuples(table)
         keys = quoted_keys(cols)
         at = [cols.index(c) for c in pk]
+        skipped = {k for t, k in NOT_RECORD_ROWS if t == table} if single else set()
+        key_of = itemgetter(*at)  # the value for a one-column key, else a tuple
         for row in rows:
-            k = tuple(row[i] for i in at)
-            ref = k[0] if single else k
-            if single and (table, ref) in NOT_RECORD_ROWS:
+            ref = key_of(row)
+            if ref in skipped:
                 continue
             checked += 1
             seen.add(ref)
             digest, seq = written.get(ref, (None, 0))
-            if digest is None:
+            if digest is None or row_digest_of(keys, row) != digest:
+                k = (ref,) if single else ref
                 bad(f"{table} {image_key(k)}: no audit event wrote this row (inserted "
-                    "directly?)")
-            elif row_digest_of(keys, row) != digest:
-                bad(f"{table} {image_key(k)}: the row differs from what audit event {seq} "
-                    "recorded (edited directly?)")
+                    "directly?)" if digest is None else f"{table} {image_key(k)}: the row "
+                    f"differs from what audit event {seq} recorded (edited directly?)")
         for ref, (digest, seq) in written.items():
             if digest is not None and ref not in seen:
                 shown = list(ref) if isinstance(ref, tuple) else ref
@@ -250,7 +251,7 @@ def reconcile_records(store: Any, limit: int = 50,
                     target[key] = bool(new[key]) if key == "on_hold" else new[key]
 
     images: Images = {}
-    loads = json.loads
+    loads = parse_json
     for e in (store.audit_tuples() if events is None else events):
         count += 1
         seq, action, etype, eid = e[0], e[4], e[5], e[6]
@@ -271,9 +272,13 @@ def reconcile_records(store: Any, limit: int = 50,
         # REAL columns: fractional BOM quantities (0.35 g of paste) are not exact in binary.
         return abs(a - b) <= 1e-9 * max(1.0, abs(scale))
 
+    # One read of the edges serves the consumption totals and the per-step comparison;
+    # only the columns compared here (their other columns are covered by the row images).
+    edges = store.all("SELECT e.parent, e.child, e.qty, e.step_id, i.kind AS child_kind "
+                      "FROM edges e LEFT JOIN items i ON i.id = e.child")
     edges_by_child: dict[str, float] = {}
-    for r in store.all("SELECT child, sum(qty) AS q FROM edges GROUP BY child"):
-        edges_by_child[r["child"]] = float(r["q"])
+    for ed in edges:
+        edges_by_child[ed["child"]] = edges_by_child.get(ed["child"], 0.0) + float(ed["qty"])
     for table, kind, seen in (("lots", "lot", lots), ("units", "unit", units),
                               ("material_lots", "material", mats)):
         key = "serial" if table == "units" else "id"
@@ -323,11 +328,10 @@ def reconcile_records(store: Any, limit: int = 50,
                 if value != exp[col]:
                     bad(f"{kind} {rid} {col} is {value!r}, the audit trail says {exp[col]!r}")
 
-    step_rows = {int(r["id"]): r for r in store.all("SELECT * FROM steps")}
+    step_rows = {int(r["id"]): r for r in store.all(
+        "SELECT id, serial, lot_id, op, status, data FROM steps")}
     for sid in sorted(set(steps) - set(step_rows)):
         bad(f"step {sid} is in the audit trail but its row is missing (deleted?)")
-    edges = store.all("SELECT e.*, i.kind AS child_kind FROM edges e LEFT JOIN items i "
-                      "ON i.id = e.child")
     by_step: dict[int, Counter[tuple[str, float]]] = {}
     loose: Counter[tuple[Any, ...]] = Counter()
     fw: Counter[tuple[Any, ...]] = Counter()

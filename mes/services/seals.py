@@ -178,11 +178,18 @@ def check(store: Store, workspace: Path) -> dict[str, Any]:
                         "is missing")
     valid: dict[tuple[int, str, str], dict[str, Any]] = {}
     per_journal: dict[Path, set[tuple[int, str, str]]] = {}
-    for path, seals in found.items():
+    signed: dict[str, bool] = {}  # a seal's text -> its signature holds: the mirror's copy
+    for path, seals in found.items():  # of a seal is the same text, verified once
         per_journal[path] = set()
         for s in seals:
             where = f"seal {path.name}:{s['_line']}"
-            if s.get("_bad") or not _signed_by(public, fingerprint, s):
+            if s.get("_bad"):
+                problems.append(f"{where} is not signed by the site key (forged or damaged)")
+                continue
+            text = canonical_json({k: v for k, v in s.items() if k != "_line"})
+            if text not in signed:
+                signed[text] = _signed_by(public, fingerprint, s)
+            if not signed[text]:
                 problems.append(f"{where} is not signed by the site key (forged or damaged)")
                 continue
             ident = (int(s["seq"]), s["hash"], s["at"])

@@ -11,7 +11,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mes.domain.audit import EVENT_FIELDS, event_text, quoted_keys, row_digest, row_digest_of
+from mes.domain.audit import (
+    EVENT_FIELDS,
+    event_text,
+    parse_json,
+    quoted_keys,
+    row_digest,
+    row_digest_of,
+)
 
 
 def _dumps(value: Any) -> str:  # the definition, not the shared encoder
@@ -40,3 +47,19 @@ def test_row_digest_of_sorted_columns_is_row_digest(row: dict[str, Any]) -> None
     assert row_digest_of(quoted_keys(cols), [row[c] for c in sorted(cols)]) == row_digest(row)
     norm = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in row.items()}
     assert row_digest(row) == hashlib.sha256(_dumps(norm).encode()).hexdigest()[:32]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(values.map(_dumps), st.text(max_size=12),
+                 values.map(lambda v: f" {_dumps(v)}\n"), values.map(lambda v: _dumps(v) + "x")))
+def test_parse_json_is_json_loads(text: str) -> None:
+    """What reconcile reads events with: the same values, the same refusals."""
+    try:
+        want: Any = json.loads(text)
+    except ValueError as exc:
+        want = type(exc)
+    try:
+        got: Any = parse_json(text)
+    except ValueError as exc:
+        got = type(exc)
+    assert got == want or (got != got and want != want)  # NaN is not equal to itself

@@ -84,6 +84,12 @@ def _changed(value: Any, is_key: bool) -> Any:
     return str(value) + "X"
 
 
+def _unique(db: Path, table: str, column: str) -> bool:
+    """`column` alone has a UNIQUE index: an edited value must be one no other row has."""
+    return any(idx[2] and [c[2] for c in sql(db, f"PRAGMA index_info('{idx[1]}')")] == [column]
+               for idx in sql(db, f"PRAGMA index_list('{table}')"))
+
+
 @pytest.mark.parametrize(("table", "column"), CASES, ids=[f"{t}.{c}" for t, c in CASES])
 def test_direct_edit_of_any_column_is_caught(covered_plant: Workspace, tmp_path: Path,
                                              table: str, column: str) -> None:
@@ -98,7 +104,8 @@ def test_direct_edit_of_any_column_is_caught(covered_plant: Workspace, tmp_path:
     assert rows, f"{table} has no row to edit"
     *key, value = rows[0]
     where = " AND ".join(f"{c} = ?" for c in pk)
-    sql(db, f"UPDATE {table} SET {column} = ? WHERE {where}", (_changed(value, column in pk), *key))
+    unique = column in pk or _unique(db, table, column)  # e.g. items.key: not the pk
+    sql(db, f"UPDATE {table} SET {column} = ? WHERE {where}", (_changed(value, unique), *key))
     r = _reconcile(db)
     assert r.code == 7, f"{table}.{column} edited and not caught:\n{r}"
     named = json.dumps(key[0]) if len(key) == 1 else json.dumps(key)
