@@ -117,7 +117,10 @@ def test_transformation_pcba_to_device_when_the_pcba_has_a_gtin(packable, tmp_pa
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text(text.replace(anchor, anchor + f'    gtin: "{PCBA_GTIN}"\n'),
                        encoding="utf-8")
-    ws.ok("routing", "load", catalog, user="tarik")
+    loaded = ws.ok("routing", "load", catalog, user="tarik").out
+    # a GTIN reaches labels: a draft until quality approves it (issue 12)
+    assert "PCBA-OXI-100" in loaded and "draft" in loaded, loaded
+    ws.ok("catalog", "approve", "PCBA-OXI-100", "--version", 2, user="youssef")
     out = tmp_path / "events.jsonld"
     r = ws.ok("epcis", "export", "--lot", sc.dev_lot, "--out", out, user="youssef")
     assert "no TransformationEvent" not in r.err
