@@ -32,7 +32,6 @@ NOT_YET_MOVED = {
     "packing.py",
     "quality.py",
     "routings.py",
-    "steps.py",
     "trace.py",
     "workspace.py",
 }

@@ -273,3 +273,12 @@ def explain(store: Store, sql_name: str) -> list[Any]:
         params = ("X", "X", MAX_DEPTH)
     prefix = "EXPLAIN " if store.dialect == "postgres" else "EXPLAIN QUERY PLAN "
     return store.all(prefix + sql, params)
+
+
+def installed_of_part(store: Store, parents: list[str], op: int, part: str) -> list[Row]:
+    """Quantity of material of `part` already on each of `parents` at `op` (`parent`, `qty`;
+    a parent with none has no row)."""
+    marks = ", ".join("?" for _ in parents)
+    return store.all(f"SELECT e.parent, sum(e.qty) AS qty FROM edges e JOIN material_lots m ON "
+                     f"m.id = e.child WHERE e.parent IN ({marks}) AND e.op = ? AND m.part = ? "
+                     "GROUP BY e.parent", (*parents, op, part))
