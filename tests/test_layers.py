@@ -25,8 +25,6 @@ NOT_YET_MOVED = {
     "dbadmin.py",
     "firmware.py",
     "labels.py",
-    "lots.py",
-    "materials.py",
     "molding.py",
     "origin.py",
     "packing.py",

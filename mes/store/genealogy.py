@@ -282,3 +282,11 @@ def installed_of_part(store: Store, parents: list[str], op: int, part: str) -> l
     return store.all(f"SELECT e.parent, sum(e.qty) AS qty FROM edges e JOIN material_lots m ON "
                      f"m.id = e.child WHERE e.parent IN ({marks}) AND e.op = ? AND m.part = ? "
                      "GROUP BY e.parent", (*parents, op, part))
+
+
+def edges_of_lot(store: Store, lot_id: str) -> list[Row]:
+    """Every edge out of a lot and out of its units, with the child's kind, in order."""
+    return store.all("SELECT e.*, i.kind AS child_kind FROM edges e JOIN items i ON "
+                     "i.id = e.child WHERE e.parent = ? OR e.parent IN "
+                     "(SELECT serial FROM units WHERE lot_id = ?) ORDER BY e.id",
+                     (lot_id, lot_id))

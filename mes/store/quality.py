@@ -22,3 +22,9 @@ def hold_events(store: Store, items: list[str]) -> list[Row]:
          WHERE entity_id IN ({ids}) AND (action LIKE 'hold.%' OR action LIKE 'unhold.%'
                OR action IN ('unit.hold', 'lot.hold', 'material.hold', 'unit.unhold',
                                 'lot.unhold', 'material.unhold'))""", items, "seq")
+
+
+def open_ncr_naming(store: Store, item_id: str) -> Row | None:
+    """An open NCR on a lot, or one naming a unit among its units (`id` only)."""
+    return store.one("SELECT id FROM ncrs WHERE status <> 'closed' AND (lot_id = ? OR "
+                     "units LIKE ?)", (item_id, f'%"{item_id}"%'))
