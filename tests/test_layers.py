@@ -28,9 +28,6 @@ NOT_YET_MOVED = {
     "molding.py",
     "origin.py",
     "packing.py",
-    "quality.py",
-    "routings.py",
-    "trace.py",
     "workspace.py",
 }
 
