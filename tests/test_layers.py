@@ -24,10 +24,7 @@ NOT_YET_MOVED = {
     "cfx.py",
     "dbadmin.py",
     "firmware.py",
-    "labels.py",
     "molding.py",
-    "origin.py",
-    "packing.py",
     "workspace.py",
 }
 

@@ -290,3 +290,22 @@ def edges_of_lot(store: Store, lot_id: str) -> list[Row]:
                      "i.id = e.child WHERE e.parent = ? OR e.parent IN "
                      "(SELECT serial FROM units WHERE lot_id = ?) ORDER BY e.id",
                      (lot_id, lot_id))
+
+
+def subunits(store: Store, parent: str) -> list[str]:
+    """Units built into `parent` (a PCBA into a device…), in the order they went in."""
+    return [r["child"] for r in store.all(
+        "SELECT e.child FROM edges e JOIN items i ON i.id = e.child WHERE e.parent = ? AND "
+        "i.kind = 'unit' ORDER BY e.id", (parent,))]
+
+
+def firmware_in(store: Store, item: str) -> Row | None:
+    """The firmware image (`version`) last consumed into `item` by an edge."""
+    return store.one("SELECT f.version FROM edges e JOIN firmware f ON f.id = e.child "
+                     "WHERE e.parent = ? ORDER BY e.id DESC LIMIT 1", (item,))
+
+
+def children_with_kind(store: Store, parent: str) -> list[Row]:
+    """What went into `parent` (`child`, `qty`, the child's `kind`), in the order it went in."""
+    return store.all("SELECT e.child, e.qty, i.kind FROM edges e JOIN items i ON "
+                     "i.id = e.child WHERE e.parent = ? ORDER BY e.id", (parent,))
