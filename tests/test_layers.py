@@ -21,10 +21,7 @@ NOT_YET_MOVED = {
     "audit.py",
     "auth.py",
     "backup.py",
-    "cfx.py",
     "dbadmin.py",
-    "firmware.py",
-    "molding.py",
     "workspace.py",
 }
 
