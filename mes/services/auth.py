@@ -19,6 +19,7 @@ from mes.services.context import Actor, Context
 from mes.services.files import write_atomic
 from mes.services.localtime import local_offset
 from mes.services.settings import setting
+from mes.store import users as users_store
 from mes.store.base import Store
 
 
@@ -39,9 +40,7 @@ def authenticate(store: Store, username: str, password: str, *, station: str | N
     if not rules.check_password(password, user["pw_salt"], user["pw_hash"]):
         with store.transaction():
             # Counted in SQL under the write lock: two stations failing at once both count.
-            failed = int(store.scalar(
-                "UPDATE users SET failed_logins = failed_logins + 1 WHERE username = ? "
-                "RETURNING failed_logins", (username,)))
+            failed = users_store.count_failed_login(store, username)
             store.touch("users", (username,))
             lock = failed >= rules.MAX_FAILED_LOGINS
             if lock:
@@ -461,8 +460,7 @@ def deactivate(ctx: Context, username: str, reason: str) -> None:
         raise Refused("you cannot deactivate yourself: ask another admin")
     with ctx.store.transaction() as tx:
         tx.update("users", username, {"active": False})
-        tx.exec("UPDATE sessions SET ended_at = ? WHERE username = ? AND ended_at IS NULL",
-                (clock.now_iso(), username))
+        users_store.end_sessions(tx, username, clock.now_iso())
         tx.append_audit(username=actor.username, station=ctx.station,
                         action="user.deactivate", entity_type="user", entity_id=username,
                         old={"active": True}, new={"active": False}, reason=reason)

@@ -47,6 +47,7 @@ from mes.services.context import Context
 from mes.services.routings import routing_version
 from mes.services.steps import StepRequest, complete_step, passed_ops
 from mes.store import genealogy
+from mes.store import materials as materials_store
 from mes.store.base import Store
 
 
@@ -273,7 +274,7 @@ def _install(tx: Store, ctx: Context, req: CfxImport, msg: cfx.CfxMessage,
             feeder = f"{feeder} ({p.install.carrier_id})" if feeder else p.install.carrier_id
         refdes = ",".join(p.install.refdes) or None
         if not tx.decrement("material_lots", mid, "remaining", qty):
-            left = tx.scalar("SELECT remaining FROM material_lots WHERE id = ?", (mid,))
+            left = materials_store.remaining(tx, "material_lots", mid)
             raise Refused(f"{mid} has {left:g} left, {qty:g} installed on {serial} by the "
                           "machine: count the reel and correct the material quantity")
         genealogy.add_edges(tx, [{"parent": serial, "child": mid, "qty": qty,

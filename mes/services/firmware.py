@@ -46,7 +46,10 @@ from mes.services.files import record as record_file
 from mes.services.lots import resolve
 from mes.services.routings import get_part, routing_version
 from mes.services.steps import StepRequest, complete_step, passed_ops
+from mes.store import firmware as firmware_store
 from mes.store import genealogy
+from mes.store import lots as lots_store
+from mes.store import steps as steps_store
 from mes.store.base import Store
 
 VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}")
@@ -320,7 +323,7 @@ def flash(ctx: Context, req: FlashRequest) -> dict[str, Any]:
     interlocks.check_order(routing, op, passed_ops(store, lot, unit), serial)
     check_timeout(req.timeout_s)
     given_uid = _normalise_uid(req.mcu_uid) if req.mcu_uid else None
-    attempt = int(store.scalar("SELECT count(*) FROM flashes WHERE serial = ?", (serial,))) + 1
+    attempt = firmware_store.flash_count(store, serial) + 1
     if req.command:
         if req.verify is not None:
             raise InvalidInput("--verify is for a typed result: with a programmer command "
@@ -429,8 +432,7 @@ def _record(ctx: Context, req: FlashRequest, op: Operation, image: dict[str, Any
         # One outcome: the flash verified only if its step passed (no "pass" beside a
         # failed step in flashes, the DHR or the trace).
         verify = "pass" if outcome["status"] == "passed" else "fail"
-        step_id = tx.scalar("SELECT id FROM steps WHERE serial = ? AND op = ? ORDER BY id DESC "
-                            "LIMIT 1", (serial, op.op))
+        step_id = steps_store.latest_id_of_unit(tx, serial, op.op)
         flash_row = {"serial": serial, "image_id": image["id"], "image_sha256": image["sha256"],
                      "mcu_uid": run.mcu_uid, "station_id": req.station, "attempt": attempt,
                      "verify": verify, "exit_status": run.exit_status,
@@ -445,7 +447,7 @@ def _record(ctx: Context, req: FlashRequest, op: Operation, image: dict[str, Any
             genealogy.add_edges(tx, [{"parent": serial, "child": image["id"], "qty": 1,
                                       "op": op.op, "step_id": step_id,
                                       "station_id": req.station, "at": now}])
-            old = tx.scalar("SELECT mcu_uid FROM units WHERE serial = ?", (serial,))
+            old = lots_store.unit_mcu_uid(tx, serial)
             if run.mcu_uid and old != run.mcu_uid:
                 tx.update("units", serial, {"mcu_uid": run.mcu_uid})
                 tx.append_audit(username=username, station=req.station, action="unit.mcu_uid",

@@ -39,6 +39,10 @@ from mes.services.files import write_atomic
 from mes.services.lots import resolve
 from mes.services.routings import get_part, routing_version
 from mes.services.steps import passed_ops
+from mes.store import firmware as firmware_store
+from mes.store import genealogy
+from mes.store import labels as labels_store
+from mes.store import steps as steps_store
 from mes.store.base import Store
 from mes.store.sites import acting_site, item_site
 
@@ -133,9 +137,9 @@ def _check_ready(store: Store, lot: dict[str, Any], units: list[dict[str, Any]])
 def _mfg_date(store: Store, lot: dict[str, Any], serial: str | None) -> date:
     first = None
     if serial:
-        first = store.scalar("SELECT min(started_at) FROM steps WHERE serial = ?", (serial,))
+        first = steps_store.first_started_of_unit(store, serial)
     if first is None:
-        first = store.scalar("SELECT min(started_at) FROM steps WHERE lot_id = ?", (lot["id"],))
+        first = steps_store.first_started_of_lot(store, lot["id"])
     from mes.services.localtime import local_date
 
     # the day at the lot's site (issue 20: each site its zone), not UTC
@@ -144,16 +148,11 @@ def _mfg_date(store: Store, lot: dict[str, Any], serial: str | None) -> date:
 
 def firmware_version(store: Store, serial: str) -> str | None:
     """The version flashed into the unit's PCBA (or the unit itself), from the genealogy."""
-    items = [serial] + [r["child"] for r in store.all(
-        "SELECT e.child FROM edges e JOIN items i ON i.id = e.child WHERE e.parent = ? AND "
-        "i.kind = 'unit' ORDER BY e.id", (serial,))]
+    items = [serial, *genealogy.subunits(store, serial)]
     for item in items:
-        row = store.one("SELECT f.version FROM edges e JOIN firmware f ON f.id = e.child "
-                        "WHERE e.parent = ? ORDER BY e.id DESC LIMIT 1", (item,))
+        row = genealogy.firmware_in(store, item)
         if row is None:
-            row = store.one("SELECT f.version FROM flashes x JOIN firmware f ON f.id = "
-                            "x.image_id WHERE x.serial = ? AND x.verify = 'pass' "
-                            "ORDER BY x.id DESC LIMIT 1", (item,))
+            row = firmware_store.last_verified_flash(store, item)
         if row is not None:
             return str(row["version"])
     return None
@@ -263,10 +262,9 @@ def print_labels(ctx: Context, req: PrintRequest, on_progress: Progress | None =
     fa.check_not_awaiting(store, lot["id"], items, req.job)
     for item in items:
         # a label voided (a rejected first article, an unpacked box) no longer counts
-        n = store.scalar("SELECT max(reprint) FROM labels WHERE item_id = ? AND voided_at IS "
-                         "NULL", (item,))
+        n = labels_store.last_reprint(store, item)
         if n is not None:
-            previous[item] = int(n)
+            previous[item] = n
     if not req.reprint and previous:
         first = sorted(previous)[0]
         raise Refused(f"{first} is already labelled: use --reprint --reason \"…\""
@@ -486,7 +484,7 @@ def verify_file(ctx: Context, path: Path) -> dict[str, Any]:
     try:
         store = ctx.store
         rel = _rel(ctx, path)
-        rows = store.all("SELECT * FROM labels WHERE file = ? ORDER BY id", (rel,))
+        rows = labels_store.of_file(store, rel)
     except MesError:  # no workspace database: decode only
         rows = []
     known = bool(rows)

@@ -12,6 +12,8 @@ from mes.services.auth import check_site, prepare_signature, require, sign, sign
 from mes.services.context import Context
 from mes.services.routings import approved_routing, get_part
 from mes.services.workspace import site
+from mes.store import genealogy
+from mes.store import quality as quality_store
 from mes.store.base import Store
 
 MAX_LOT_QTY = 100_000
@@ -93,8 +95,7 @@ def set_hold(ctx: Context, item_id: str, hold: bool, reason: str) -> dict[str, A
     if bool(row["on_hold"]) == hold:
         raise Refused(f"{kind} {item_id} is {'already' if hold else 'not'} on hold")
     if not hold:
-        open_ncr = store.one("SELECT id FROM ncrs WHERE status <> 'closed' AND (lot_id = ? OR "
-                             "units LIKE ?)", (item_id, f'%"{item_id}"%'))
+        open_ncr = quality_store.open_ncr_naming(store, item_id)
         if open_ncr:
             raise Refused(f"{item_id} has open {open_ncr['id']}: disposition and close the NCR "
                           "instead of unholding")
@@ -215,10 +216,7 @@ def lot_view(ctx: Context, lot_id: str) -> dict[str, Any]:
     part = get_part(store, lot["part"])
     units = store.find("units", {"lot_id": lot_id}, order="serial")
     steps = store.find("steps", {"lot_id": lot_id}, order="id")
-    edges = store.all("SELECT e.*, i.kind AS child_kind FROM edges e JOIN items i ON "
-                      "i.id = e.child WHERE e.parent = ? OR e.parent IN "
-                      "(SELECT serial FROM units WHERE lot_id = ?) ORDER BY e.id",
-                      (lot_id, lot_id))
+    edges = genealogy.edges_of_lot(store, lot_id)
     counts: dict[str, int] = {}
     for u in units:
         counts[u["status"]] = counts.get(u["status"], 0) + 1

@@ -13,6 +13,7 @@ from mes.services import moisture
 from mes.services.auth import prepare_signature, require, sign, signatures_for
 from mes.services.context import Context
 from mes.services.routings import get_part
+from mes.store import materials as materials_store
 
 
 @dataclass
@@ -254,8 +255,7 @@ def _disposition(ctx: Context, material_id: str, status: str, action: str, meani
 def show(ctx: Context, material_id: str) -> dict[str, Any]:
     m = _material(ctx, material_id)
     m["on_hold"] = bool(m["on_hold"])
-    m["consumed"] = ctx.store.all("SELECT parent AS into_item, qty, op, station_id AS station, "
-                                  "at FROM edges WHERE child = ? ORDER BY id", (m["id"],))
+    m["consumed"] = materials_store.consumptions(ctx.store, m["id"])
     m["signatures"] = signatures_for(ctx.store, "material", m["id"])
     return m
 
@@ -294,8 +294,7 @@ def load_on_station(ctx: Context, station: str, material_id: str, slot: str,
         raise Refused(f"material {m['id']} expired on {m['expiry']}: do not load it")
     now = clock.now_iso()
     with ctx.store.transaction() as tx:
-        previous = tx.one("SELECT id, material_id FROM station_loads WHERE station_id = ? AND "
-                          "slot = ? AND unloaded_at IS NULL", (station, slot))
+        previous = materials_store.load_on_slot(tx, station, slot)
         if previous and previous["material_id"] == m["id"]:
             raise Refused(f"{m['id']} is already loaded on {station} slot {slot}")
         if previous and not replace:
@@ -317,7 +316,4 @@ def load_on_station(ctx: Context, station: str, material_id: str, slot: str,
 
 
 def loads(ctx: Context, station: str) -> list[dict[str, Any]]:
-    return ctx.store.all("SELECT l.slot, l.material_id AS material, m.part, m.remaining, "
-                         "l.loaded_at, l.loaded_by FROM station_loads l JOIN material_lots m ON "
-                         "m.id = l.material_id WHERE l.station_id = ? AND l.unloaded_at IS NULL "
-                         "ORDER BY l.slot", (station,))
+    return materials_store.loads_on(ctx.store, station)

@@ -36,7 +36,9 @@ from mes.services.lots import get_lot
 from mes.services.routings import routing_version
 from mes.services.steps import StepRequest, complete_step
 from mes.store import genealogy
+from mes.store import materials as materials_store
 from mes.store import molding as molding_store
+from mes.store import steps as steps_store
 
 # on_progress(stage, done, total): stage "parse" (total unknown) or "store".
 Progress = Callable[[str, int, int | None], None]
@@ -240,8 +242,7 @@ def _record(ctx: Context, req: MoldingImport, lot: dict[str, Any], op: Operation
         planned = int(lot["qty"])
         _set_molded_qty(tx, username, req.station, lot, summary, digest)
         outcome = complete_step(ctx, step_req, extra=extra)
-        step_id = tx.scalar("SELECT id FROM steps WHERE lot_id = ? AND serial IS NULL AND "
-                            "op = ? ORDER BY id DESC LIMIT 1", (lot["id"], op.op))
+        step_id = steps_store.latest_id_of_lot(tx, lot["id"], op.op)
         step = tx.get("steps", step_id) or {}
         before = json.loads(step.get("data") or "{}")
         after = {**before, **{k: v for k, v in summary.items() if k != "mean_good_shots"}}
@@ -340,7 +341,7 @@ def _consume_for_molded(tx: Any, username: str, station: str, lot_id: str, op: O
         last = molding_store.edge(tx, int(r["last_edge"]), lot_id) or {}
         mid = last["child"]
         if not tx.decrement("material_lots", mid, "remaining", diff):
-            left = tx.scalar("SELECT remaining FROM material_lots WHERE id = ?", (mid,))
+            left = materials_store.remaining(tx, "material_lots", mid)
             raise Refused(f"{mid} has {left:g} left; the {molded} parts molded need {diff:g} "
                           f"more {r['part']} than was consumed: correct the material quantity")
         genealogy.add_edges(tx, [{"parent": lot_id, "child": mid, "qty": diff,

@@ -23,11 +23,12 @@ from mes.errors import NotFound, Refused
 from mes.services.context import Context
 from mes.services.routings import get_part, routing_version
 from mes.services.steps import passed_ops
+from mes.store import genealogy
+from mes.store import origin as origin_store
+from mes.store import steps as steps_store
 from mes.store.base import Store
-from mes.store.sites import step_site_expr
 
 _MAX_DEPTH = 8
-_SITE = step_site_expr("s")  # the step's recorded site, else its station's (older rows)
 
 
 def rule_from_config(cfg: dict[str, Any]) -> Rule:
@@ -54,13 +55,9 @@ class _Builder:
         routing = routing_version(self.store, lot["part"], lot["routing_version"])
         passed = passed_ops(self.store, lot, unit)
         if unit is not None:
-            rows = self.store.all(f"SELECT op, {_SITE} AS site_id FROM steps s WHERE "
-                                  "serial = ? AND status = 'passed' ORDER BY id",
-                                  (unit["serial"],))
+            rows = steps_store.passed_sites_of_unit(self.store, unit["serial"])
         else:
-            rows = self.store.all(f"SELECT op, {_SITE} AS site_id FROM steps s WHERE "
-                                  "lot_id = ? AND serial IS NULL AND status = 'passed' "
-                                  "ORDER BY id", (lot["id"],))
+            rows = steps_store.passed_sites_of_lot(self.store, lot["id"])
         where = {r["op"]: r["site_id"] for r in rows}  # the site of the last pass of each op
         out = []
         for o in routing.operations:
@@ -75,8 +72,7 @@ class _Builder:
                   ) -> tuple[tuple[MaterialUse, ...], tuple[tuple[float, Composition], ...]]:
         mats: list[MaterialUse] = []
         subs: list[tuple[float, Composition]] = []
-        edges = self.store.all("SELECT e.child, e.qty, i.kind FROM edges e JOIN items i ON "
-                               "i.id = e.child WHERE e.parent = ? ORDER BY e.id", (parent,))
+        edges = genealogy.children_with_kind(self.store, parent)
         for e in edges:
             qty = float(e["qty"]) / divisor
             if e["kind"] == "material":
@@ -244,8 +240,7 @@ def pinned_or_latest(store: Store, lot_id: str) -> list[dict[str, Any]]:
 
 
 def latest(store: Store, lot_id: str) -> dict[str, Any] | None:
-    row = store.one("SELECT * FROM origin_decisions WHERE lot_id = ? ORDER BY id DESC LIMIT 1",
-                    (lot_id,))
+    row = origin_store.latest(store, lot_id)
     return _view(store, row) if row else None
 
 

@@ -30,6 +30,8 @@ from mes.services.context import Context
 from mes.services.lots import resolve
 from mes.services.routings import get_part
 from mes.store import containers as cstore
+from mes.store import labels as labels_store
+from mes.store import lots as lots_store
 from mes.store.base import Store
 from mes.store.sites import acting_site
 
@@ -297,7 +299,7 @@ def _verify(path: Path, hri: str) -> None:
 
 def _record_label(ctx: Context, tx: Store, label: dict[str, Any], username: str) -> None:
     sscc = label["sscc"]
-    reprint = int(tx.scalar("SELECT count(*) FROM labels WHERE item_id = ?", (sscc,)) or 0)
+    reprint = labels_store.count_of_item(tx, sscc)
     now = clock.now_iso()
     tx.insert("labels", {"item_id": sscc, "lot_id": label["lot"], "template": LOGISTIC_TEMPLATE,
                          "template_version": 1, "format": "pdf",
@@ -442,8 +444,7 @@ def ship_containers(ctx: Context, scans: list[str], consignee: str, ref: str,
             lot_boxes = [s for s in all_ssccs if any(
                 u["lot_id"] == lot_id for u in cstore.units_in(tx, s))]
             cstore.record_shipment(tx, ship_id, lot_boxes)
-            left = tx.scalar("SELECT count(*) FROM units WHERE lot_id = ? AND "
-                             "status = 'released'", (lot_id,))
+            left = lots_store.units_released(tx, lot_id)
             status = "released" if left else "shipped"
             if status != lot["status"]:
                 tx.update("lots", lot_id, {"status": status})

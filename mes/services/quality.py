@@ -15,6 +15,10 @@ from mes.services.context import Context
 from mes.services.lots import get_lot, resolve
 from mes.services.routings import routing_version
 from mes.services.steps import Target, _complete_if_done, _complete_lot_if_done, passed_ops
+from mes.store import lots as lots_store
+from mes.store import quality as quality_store
+from mes.store import routings as routings_store
+from mes.store import steps as steps_store
 from mes.store.base import Store
 
 ACTIONS = ("rework", "use-as-is", "scrap", "return-to-supplier")
@@ -321,9 +325,7 @@ def _settle_lot(tx: Store, who: str, station: str | None, lot_id: str, reason: s
     if lot.get("status") != "in_process":
         return
     if lot["serialized"]:
-        counts = {r["status"]: r["n"] for r in tx.all(
-            "SELECT status, count(*) AS n FROM units WHERE lot_id = ? GROUP BY status",
-            (lot_id,))}
+        counts = lots_store.unit_status_counts(tx, lot_id)
         if counts.get("in_process"):
             return
         new = "scrapped" if set(counts) == {"scrapped"} else "completed"
@@ -405,29 +407,19 @@ def close_ncr(ctx: Context, ncr_id: str) -> dict[str, Any]:
 def _other_open_ncr(tx: Store, ncr: dict[str, Any], key: str, table: str) -> str | None:
     if table == "units":
         unit = tx.get("units", key) or {}
-        rows = tx.all("SELECT id, units FROM ncrs WHERE lot_id = ? AND status <> 'closed' "
-                      "AND id <> ? ORDER BY id", (unit.get("lot_id"), ncr["id"]))
+        rows = quality_store.open_ncrs_of_lot_except(tx, unit.get("lot_id"), ncr["id"])
         for r in rows:
             if key in json.loads(r["units"] or "[]"):
                 return str(r["id"])
         return None
-    row = tx.one("SELECT id FROM ncrs WHERE lot_id = ? AND status <> 'closed' AND id <> ? "
-                 "AND units = '[]' ORDER BY id LIMIT 1", (key, ncr["id"]))
+    row = quality_store.open_lot_ncr_except(tx, key, ncr["id"])
     return str(row["id"]) if row else None
 
 
 def list_ncrs(ctx: Context, open_only: bool = False, item: str | None = None
               ) -> list[dict[str, Any]]:
-    sql, params = "SELECT * FROM ncrs", []
-    clauses = []
-    if open_only:
-        clauses.append("status <> 'closed'")
-    if item:
-        clauses.append("lot_id = ?")
-        params.append(normalise_scan(item))
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
-    rows = ctx.store.all(sql + " ORDER BY id", params)
+    rows = quality_store.ncrs(ctx.store, open_only=open_only,
+                              lot_id=normalise_scan(item) if item else None)
     return [{"id": r["id"], "item": r["lot_id"], "units": json.loads(r["units"] or "[]"),
              "status": r["status"], "action": r["action"], "description": r["description"],
              "opened_by": r["opened_by"], "opened_at": r["opened_at"],
@@ -451,8 +443,7 @@ def release_lot(ctx: Context, lot_id: str) -> dict[str, Any]:
         raise Refused(f"lot {lot_id} is already {lot['status']}")
     if lot["status"] in ("scrapped", "cancelled"):
         raise Refused(f"lot {lot_id} is {lot['status']}: nothing to release")
-    open_ncr = store.one("SELECT id FROM ncrs WHERE lot_id = ? AND status <> 'closed' "
-                         "ORDER BY id LIMIT 1", (lot_id,))
+    open_ncr = quality_store.first_open_ncr(store, lot_id)
     if open_ncr:
         raise Refused(f"lot {lot_id} has open {open_ncr['id']}: disposition and close it "
                       "before release")
@@ -592,8 +583,7 @@ def ship(ctx: Context, lot_id: str, consignee: str, ref: str, units: list[str] |
                             returning="id")
         after = tx.get("lots", lot_id) or {}
         if lot["serialized"]:
-            left = tx.scalar("SELECT count(*) FROM units WHERE lot_id = ? AND "
-                             "status = 'released'", (lot_id,))
+            left = lots_store.units_released(tx, lot_id)
         else:
             left = after["qty_released"] - after["qty_shipped"]
         status = "shipped" if not left else "released"
@@ -616,37 +606,13 @@ def yield_report(ctx: Context, part: str | None = None, since: str | None = None
                  site: str | None = None) -> list[dict[str, Any]]:
     """Per part and op: first-pass yield, attempts, scrap, cycle times, lots in progress;
     with `site` (issue 20): the steps done and the lots made at that site."""
-    from mes.store.sites import step_site_expr
-
     store = ctx.store
-    where, params = ["s.status IN ('passed', 'failed')"], []
     if site:
         from mes.services.workspace import site as known_site
 
         site = known_site(ctx, site)["id"]
-        where.append(f"{step_site_expr('s')} = ?")
-        params.append(site)
-    if part:
-        where.append("l.part = ?")
-        params.append(part)
-    if since:
-        where.append("s.started_at >= ?")
-        params.append(since)
-    steps = store.all("SELECT l.part, s.op, s.attempt, s.status, s.started_at, s.completed_at "
-                      "FROM steps s JOIN lots l ON l.id = s.lot_id WHERE "
-                      + " AND ".join(where), params)
-    lot_where, lot_params = [], []
-    if site:
-        lot_where.append("site_id = ?")
-        lot_params.append(site)
-    if part:
-        lot_where.append("part = ?")
-        lot_params.append(part)
-    if since:
-        lot_where.append("created_at >= ?")
-        lot_params.append(since)
-    lots = store.all("SELECT part, status, qty_scrapped FROM lots"
-                     + (" WHERE " + " AND ".join(lot_where) if lot_where else ""), lot_params)
+    steps = steps_store.finished_for_yield(store, site=site, part=part, since=since)
+    lots = lots_store.for_yield(store, site=site, part=part, since=since)
     per_part: dict[str, dict[str, int]] = {}
     for lot in lots:
         acc = per_part.setdefault(lot["part"], {"lots_in_process": 0, "scrapped": 0})
@@ -678,7 +644,7 @@ def yield_report(ctx: Context, part: str | None = None, since: str | None = None
 
 def _op_names(store: Store) -> dict[tuple[str, int], str]:
     names: dict[tuple[str, int], str] = {}
-    for r in store.all("SELECT part, doc FROM routings ORDER BY part, version"):
+    for r in routings_store.all_docs(store):
         for o in json.loads(r["doc"]).get("operations", []):
             names[(r["part"], o["op"])] = o["name"]
     return names

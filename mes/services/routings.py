@@ -12,6 +12,7 @@ from mes.domain.model import Part, Routing, part_from_dict, routing_from_dict
 from mes.errors import NotFound, Refused
 from mes.services.auth import check_segregation, prepare_signature, require, sign, signatures_for
 from mes.services.context import Context
+from mes.store import routings as routings_store
 from mes.store.base import Store
 
 if TYPE_CHECKING:
@@ -88,8 +89,7 @@ def _add_routing_version(tx: Store, routing: Routing, text: str, sha256: str, pa
             if tx.get("parts", line.part) is None:
                 raise NotFound(f"{path}: op {op.op} consumes unknown part {line.part}: "
                                "add it to the catalog")
-    latest = tx.one("SELECT version, sha256 FROM routings WHERE part = ? "
-                    "ORDER BY version DESC LIMIT 1", (routing.part,))
+    latest = routings_store.latest(tx, routing.part)
     if latest and latest["sha256"] == sha256:
         return {"part": routing.part, "version": latest["version"], "action": "unchanged"}
     version = (latest["version"] if latest else 0) + 1
@@ -133,11 +133,9 @@ def approve(ctx: Context, part: str, version: int) -> dict[str, Any]:
 
 def _routing_row(store: Store, part: str, version: int | None) -> dict[str, Any]:
     if version is None:
-        row = store.one("SELECT * FROM routings WHERE part = ? ORDER BY "
-                        "CASE status WHEN 'approved' THEN 0 ELSE 1 END, version DESC LIMIT 1",
-                        (part,))
+        row = routings_store.in_force_or_newest(store, part)
     else:
-        row = store.one("SELECT * FROM routings WHERE part = ? AND version = ?", (part, version))
+        row = routings_store.version(store, part, version)
     if row is None:
         which = f" v{version}" if version is not None else ""
         raise NotFound(f"no routing {part}{which}: see `mes routing list`")
@@ -145,7 +143,7 @@ def _routing_row(store: Store, part: str, version: int | None) -> dict[str, Any]
 
 
 def approved_routing(store: Store, part: str) -> Routing:
-    row = store.one("SELECT doc FROM routings WHERE part = ? AND status = 'approved'", (part,))
+    row = routings_store.approved_doc(store, part)
     if row is None:
         raise Refused(f"part {part} has no approved routing: ask quality to approve one "
                       "(`mes routing approve`)")
@@ -194,8 +192,7 @@ def show(ctx: Context, part: str, version: int | None) -> dict[str, Any]:
 
 
 def list_routings(ctx: Context) -> list[dict[str, Any]]:
-    return ctx.store.all("SELECT part, version, status, source_file, loaded_at, approved_at "
-                         "FROM routings ORDER BY part, version")
+    return routings_store.listing(ctx.store)
 
 
 def list_parts(ctx: Context) -> list[dict[str, Any]]:

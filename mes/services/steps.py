@@ -16,6 +16,9 @@ from mes.services.context import Context
 from mes.services.lots import resolve
 from mes.services.routings import routing_version
 from mes.store import genealogy
+from mes.store import lots as lots_store
+from mes.store import materials as materials_store
+from mes.store import steps as steps_store
 from mes.store.base import Store
 from mes.store.sites import station_site
 
@@ -96,11 +99,9 @@ def passed_ops(store: Store, lot: dict[str, Any], unit: dict[str, Any] | None) -
     """Operations passed, forgetting those from rework_op on before a rework order."""
     holder = unit if unit is not None else lot
     if unit is not None:
-        rows = store.all("SELECT op, completed_at FROM steps WHERE serial = ? AND "
-                         "status = 'passed'", (unit["serial"],))
+        rows = steps_store.passed_of_unit(store, unit["serial"])
     else:
-        rows = store.all("SELECT op, completed_at FROM steps WHERE lot_id = ? AND "
-                         "serial IS NULL AND status = 'passed'", (lot["id"],))
+        rows = steps_store.passed_of_lot(store, lot["id"])
     rework_op, rework_at = holder.get("rework_op"), holder.get("rework_at")
     return {r["op"] for r in rows
             if not rework_at or r["op"] < rework_op or r["completed_at"] > rework_at}
@@ -129,9 +130,7 @@ def _require_qualified_for(ctx: Context, actor: Actor, scan: str, op: int) -> No
 
 
 def _open_step(store: Store, t: Target, serial: str | None) -> dict[str, Any] | None:
-    return store.one("SELECT * FROM steps WHERE lot_id = ? AND op = ? AND status = 'started' "
-                     "AND " + ("serial = ?" if serial else "serial IS NULL"),
-                     (t.lot["id"], t.op.op, serial) if serial else (t.lot["id"], t.op.op))
+    return steps_store.open_step(store, t.lot["id"], t.op.op, serial)
 
 
 def start_step(ctx: Context, scan: str, op: int, station: str) -> dict[str, Any]:
@@ -161,10 +160,7 @@ def start_step(ctx: Context, scan: str, op: int, station: str) -> dict[str, Any]
 
 
 def _attempt(store: Store, t: Target, serial: str | None) -> int:
-    n = store.scalar("SELECT count(*) FROM steps WHERE lot_id = ? AND op = ? AND " +
-                     ("serial = ?" if serial else "serial IS NULL") + " AND status <> 'started'",
-                     (t.lot["id"], t.op.op, serial) if serial else (t.lot["id"], t.op.op))
-    return int(n) + 1
+    return steps_store.finished_attempts(store, t.lot["id"], t.op.op, serial) + 1
 
 
 def complete_step(ctx: Context, req: StepRequest, *, extra: dict[str, Any] | None = None
@@ -347,8 +343,7 @@ def _complete_if_done(tx: Store, t: Target, serial: str | None, now: str) -> boo
 
 
 def _complete_lot_if_done(tx: Store, t: Target, now: str) -> None:
-    open_units = tx.scalar("SELECT count(*) FROM units WHERE lot_id = ? AND status = "
-                           "'in_process'", (t.lot["id"],))
+    open_units = lots_store.units_in_process(tx, t.lot["id"])
     if open_units == 0:
         lot = tx.get("lots", t.lot["id"]) or t.lot
         if lot["status"] == "in_process":
@@ -443,10 +438,7 @@ def _installed(tx: Store, t: Target, part: str) -> dict[str, float]:
     """Quantity of `part` already on each item at this op: what a machine reported installed
     (IPC-CFX MaterialsInstalled) or an earlier attempt consumed."""
     items = [t.item_of(k) for k in t.keys]
-    marks = ", ".join("?" for _ in items)
-    rows = tx.all(f"SELECT e.parent, sum(e.qty) AS qty FROM edges e JOIN material_lots m ON "
-                  f"m.id = e.child WHERE e.parent IN ({marks}) AND e.op = ? AND m.part = ? "
-                  "GROUP BY e.parent", (*items, t.op.op, part))
+    rows = genealogy.installed_of_part(tx, items, t.op.op, part)
     got = {r["parent"]: float(r["qty"]) for r in rows}
     return {item: got.get(item, 0.0) for item in items}
 
@@ -489,9 +481,7 @@ def _plan_subassembly(tx: Store, t: Target, kind: str, row: dict[str, Any], qty:
 
 def _loaded_material(tx: Store, station: str, part: str
                      ) -> tuple[dict[str, Any], str] | None:
-    row = tx.one("SELECT m.*, l.slot AS load_slot FROM station_loads l JOIN material_lots m "
-                 "ON m.id = l.material_id WHERE l.station_id = ? AND l.unloaded_at IS NULL "
-                 "AND m.part = ? AND m.remaining > 0 ORDER BY l.id LIMIT 1", (station, part))
+    row = materials_store.loaded_of_part(tx, station, part)
     if row is None:
         return None
     slot = row.pop("load_slot")
@@ -517,7 +507,7 @@ def _consume(tx: Store, actor: Actor, station: str, t: Target,
         table = "material_lots" if c.kind == "material" else "lots"
         resources.check_material(tx, c.item, c.kind)  # issue 18: MSL floor life
         if not tx.decrement(table, c.item, "remaining", c.qty):
-            left = tx.scalar(f"SELECT remaining FROM {table} WHERE id = ?", (c.item,))
+            left = materials_store.remaining(tx, table, c.item)
             raise Refused(f"{c.item} has {left:g} left, {c.qty:g} needed: scan another "
                           "lot of " + c.part)
         tx.append_audit(username=actor.username, station=station, action="material.consume",

@@ -12,7 +12,7 @@ from mes.services.auth import prepare_signature, require, sign, signatures_for
 from mes.services.component_quality import component_quality
 from mes.services.context import Context
 from mes.services.lots import resolve
-from mes.store import genealogy, sites
+from mes.store import catalog, genealogy, sites
 from mes.store.base import Store
 
 # Unit/lot statuses that are no longer in the plant (a recall hold does not apply).
@@ -20,7 +20,7 @@ OUT_OF_PLANT = frozenset({"shipped", "scrapped"})
 
 
 def _parts(store: Store) -> dict[str, dict[str, Any]]:
-    return {r["number"]: json.loads(r["doc"]) for r in store.all("SELECT number, doc FROM parts")}
+    return catalog.part_docs(store)
 
 
 def _root(store: Store, item_id: str) -> tuple[str, dict[str, Any]]:

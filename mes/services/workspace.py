@@ -15,6 +15,7 @@ from mes.services.auth import check_user_fields, create_user
 from mes.services.context import Context
 from mes.services.localtime import check_zone, default_zone, site_zone
 from mes.store import is_postgres, open_store
+from mes.store import meta as meta_store
 
 # Origin rule defaults (DESIGN §8): configurable per workspace with `mes config set`.
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -99,7 +100,7 @@ def create_private_db(path: Path) -> None:
 def config(ctx: Context) -> dict[str, Any]:
     """Every setting: the stored ones, and the defaults of settings newer than the
     workspace (its time zone: from the site's country)."""
-    rows = ctx.store.all("SELECT key, value FROM meta WHERE key LIKE 'config.%' ORDER BY key")
+    rows = meta_store.config_rows(ctx.store)
     stored = {r["key"][len("config."):]: json.loads(r["value"]) for r in rows}
     merged = {**DEFAULT_CONFIG, "timezone": site_zone(ctx.store), **stored}
     return dict(sorted(merged.items()))

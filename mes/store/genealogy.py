@@ -273,3 +273,39 @@ def explain(store: Store, sql_name: str) -> list[Any]:
         params = ("X", "X", MAX_DEPTH)
     prefix = "EXPLAIN " if store.dialect == "postgres" else "EXPLAIN QUERY PLAN "
     return store.all(prefix + sql, params)
+
+
+def installed_of_part(store: Store, parents: list[str], op: int, part: str) -> list[Row]:
+    """Quantity of material of `part` already on each of `parents` at `op` (`parent`, `qty`;
+    a parent with none has no row)."""
+    marks = ", ".join("?" for _ in parents)
+    return store.all(f"SELECT e.parent, sum(e.qty) AS qty FROM edges e JOIN material_lots m ON "
+                     f"m.id = e.child WHERE e.parent IN ({marks}) AND e.op = ? AND m.part = ? "
+                     "GROUP BY e.parent", (*parents, op, part))
+
+
+def edges_of_lot(store: Store, lot_id: str) -> list[Row]:
+    """Every edge out of a lot and out of its units, with the child's kind, in order."""
+    return store.all("SELECT e.*, i.kind AS child_kind FROM edges e JOIN items i ON "
+                     "i.id = e.child WHERE e.parent = ? OR e.parent IN "
+                     "(SELECT serial FROM units WHERE lot_id = ?) ORDER BY e.id",
+                     (lot_id, lot_id))
+
+
+def subunits(store: Store, parent: str) -> list[str]:
+    """Units built into `parent` (a PCBA into a device…), in the order they went in."""
+    return [r["child"] for r in store.all(
+        "SELECT e.child FROM edges e JOIN items i ON i.id = e.child WHERE e.parent = ? AND "
+        "i.kind = 'unit' ORDER BY e.id", (parent,))]
+
+
+def firmware_in(store: Store, item: str) -> Row | None:
+    """The firmware image (`version`) last consumed into `item` by an edge."""
+    return store.one("SELECT f.version FROM edges e JOIN firmware f ON f.id = e.child "
+                     "WHERE e.parent = ? ORDER BY e.id DESC LIMIT 1", (item,))
+
+
+def children_with_kind(store: Store, parent: str) -> list[Row]:
+    """What went into `parent` (`child`, `qty`, the child's `kind`), in the order it went in."""
+    return store.all("SELECT e.child, e.qty, i.kind FROM edges e JOIN items i ON "
+                     "i.id = e.child WHERE e.parent = ? ORDER BY e.id", (parent,))

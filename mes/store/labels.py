@@ -21,3 +21,20 @@ def label_in_force(store: Store, item: str, lot_id: str) -> Row | None:
     new: dict[str, Any] = json.loads(event["new"]) if event and event["new"] else {}
     row["verified"] = new.get("label") == row["id"] and new.get("verified") is True
     return row
+
+
+def last_reprint(store: Store, item: str) -> int | None:
+    """The highest reprint number among an item's labels not voided (None: no such label)."""
+    n = store.scalar("SELECT max(reprint) FROM labels WHERE item_id = ? AND voided_at IS "
+                     "NULL", (item,))
+    return None if n is None else int(n)
+
+
+def of_file(store: Store, rel: str) -> list[Row]:
+    """The labels printed into one PDF file (its workspace-relative path), in order."""
+    return store.all("SELECT * FROM labels WHERE file = ? ORDER BY id", (rel,))
+
+
+def count_of_item(store: Store, item: str) -> int:
+    """How many labels an item (a container's SSCC…) has had, voided ones included."""
+    return int(store.scalar("SELECT count(*) FROM labels WHERE item_id = ?", (item,)) or 0)
