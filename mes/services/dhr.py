@@ -50,8 +50,8 @@ from mes.services.lots import resolve
 from mes.services.routings import get_part
 from mes.services.spc import lot_charts, lot_signals
 from mes.services.workspace import config, site
+from mes.store import catalog, genealogy
 from mes.store import dhr as records
-from mes.store import genealogy
 from mes.store.base import Row, Store
 from mes.store.molding import shots_of
 from mes.store.sites import station_sites
@@ -106,7 +106,7 @@ def _sources(ctx: Context, lot_id: str) -> Sources:
     units = store.find("units", {"lot_id": lot["id"]}, order="serial")
     edges = genealogy.backward_edges(store, lot["id"])
     return Sources(ctx=ctx, store=store, lot=lot, part=get_part(store, lot["part"]),
-                   parts=records.part_docs(store), routing_row=routing_row, routing_doc=doc,
+                   parts=catalog.part_docs(store), routing_row=routing_row, routing_doc=doc,
                    units=units, steps=store.find("steps", {"lot_id": lot["id"]}, order="id"),
                    users=records.user_names(store), edges=edges,
                    details=genealogy.backward_details(store, lot["id"], edges=edges),
@@ -1006,7 +1006,7 @@ def dhrs_made_from(ctx: Context, item_id: str, write: bool = False) -> list[dict
         lot = store.get("lots", lot_id)
         if lot is None or lot["status"] not in FINISHED:
             continue
-        part = records.part_docs(store).get(lot["part"], {})
+        part = catalog.part_docs(store).get(lot["part"], {})
         row: dict[str, Any] = {"lot": lot_id, "part": lot["part"], "part_kind": part.get("kind"),
                                "status": lot["status"]}
         if write:

@@ -28,11 +28,6 @@ def routing_row(store: Store, part: str, version: int) -> Row | None:
     return store.one("SELECT * FROM routings WHERE part = ? AND version = ?", (part, version))
 
 
-def part_docs(store: Store) -> dict[str, dict[str, Any]]:
-    return {r["number"]: json.loads(r["doc"]) for r in
-            store.all("SELECT number, doc FROM parts")}
-
-
 def user_names(store: Store) -> dict[str, str]:
     return {r["username"]: r["full_name"] for r in
             store.all("SELECT username, full_name FROM users")}
