@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from mes.services import audit, trace
 from mes.services.context import Context
 from mes.store.postgres import PG_AUDIT_GUARDS, PostgresStore, pg_ddl
 from mes.store.schema import MIGRATIONS, SCHEMA_VERSION
-from tests.foundation.test_genealogy_migration import DATA, OLD, PREVIOUS, as_before
+from tests.foundation.test_genealogy_migration import (
+    DATA,
+    PREVIOUS,
+    assert_traces_and_records_as_before,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -65,12 +68,7 @@ def test_a_previous_release_database_migrates_in_place(pg_url: str, tmp_path: Pa
         store.close()
     ctx = Context(workspace=tmp_path, db=pg_url)
     try:
-        for item, want in OLD["back"].items():
-            assert as_before(trace.backward(ctx, item), want) == want, item
-        for item, want in OLD["forward"].items():
-            assert as_before(trace.forward(ctx, item), want) == want, item
-        out = audit.verify(ctx, reconcile=True)
-        assert out["reconcile"]["ok"], out["reconcile"]["problems"]
+        assert_traces_and_records_as_before(ctx)
         event = ctx.store.one("SELECT new FROM audit WHERE action = 'genealogy.migrate'")
         assert event is not None and json.loads(event["new"])["edges"] == n_edges
     finally:
