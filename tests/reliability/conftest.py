@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 
 from tests.conftest import (
     STATIONS,
+    TEST_EPOCH,
     USERS,
     Workspace,
     equip_plant,
@@ -152,7 +154,7 @@ def _fill_through_the_store(path: Path) -> None:
     from mes.store.sqlite import SqliteStore
 
     store = SqliteStore(path / "mes.db")
-    t = "2026-11-02T09:00:00.000000+00:00"
+    t = (TEST_EPOCH + timedelta(hours=1)).isoformat(timespec="microseconds")  # test calendar
     try:
         with store.transaction() as tx:
             shipment = tx.scalar("SELECT min(id) FROM shipments")
